@@ -1,0 +1,59 @@
+"""tinygrad_mlp: a small, fast, honest automatic-differentiation engine on numpy.
+
+>>> import tinygrad_mlp as tg
+>>> x = tg.Tensor([[1.0, -2.0]], requires_grad=True)
+>>> y = tg.sigmoid(x).sum()
+>>> y.backward()
+>>> x.grad.shape
+(1, 2)
+"""
+
+from tinygrad_mlp.tensor import Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad  # noqa: I001  (first: ops need Tensor)
+from tinygrad_mlp.function import Context, Function
+from tinygrad_mlp.ops import (
+    abs,
+    add,
+    argmax,
+    argmin,
+    broadcast_to,
+    cat,
+    clip,
+    concatenate,
+    div,
+    exp,
+    flatten,
+    linear,
+    log,
+    log_softmax,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sqrt,
+    stack,
+    sub,
+    sum,
+    tanh,
+    tensor,
+    transpose,
+    where,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Context", "Function", "Tensor", "abs", "add", "argmax", "argmin", "broadcast_to", "cat",
+    "clip", "concatenate", "detect_anomaly", "div", "enable_grad", "exp", "flatten", "grad",
+    "is_grad_enabled", "linear", "log", "log_softmax", "matmul", "max", "maximum", "mean", "min",
+    "minimum", "mul", "neg", "no_grad", "pow", "relu", "reshape", "sigmoid", "softmax", "sqrt",
+    "stack", "sub", "sum", "tanh", "tensor", "transpose", "where",
+]

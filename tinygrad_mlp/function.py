@@ -1,0 +1,133 @@
+"""The contract every differentiable operation follows: ``Function`` and its ``Context``.
+
+An op is a subclass of :class:`Function` with two static methods::
+
+    forward(ctx, *arrays, **options) -> np.ndarray     # plain numpy, runs once
+    backward(ctx, grad) -> one gradient per input      # the chain rule, locally
+
+``Function.apply`` runs ``forward`` on the raw arrays and, when gradients are wanted,
+records the inputs on the context so the engine (``Tensor.backward``) can find them.
+
+Backward rules are written with operations that numpy arrays and Tensors both support
+(``*``, ``@``, ``.sum``, ``.reshape``, ...). The engine hands a rule raw arrays for an
+ordinary backward (fast) and Tensors when ``create_graph=True``, in which case the rule
+itself is recorded and can be differentiated again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mlp import tensor as _tensor
+from tinygrad_mlp.tensor import Tensor
+
+
+class Context:
+    """Scratch space shared by one call's forward and backward.
+
+    ``save_for_backward`` keeps arrays the backward rule needs; they are released after
+    backward unless ``retain_graph=True``. Small facts (shapes, axes) go on attributes.
+    """
+
+    __slots__ = ("fn", "parents", "needs_input_grad", "saved", "out", "source", "__dict__")
+
+    def __init__(self, fn: type[Function]) -> None:
+        self.fn = fn
+        self.parents: tuple = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.saved: tuple | None = ()
+        self.out: Tensor | None = None  # set by the engine only while building a grad graph
+        self.source: str | None = None  # user source line, recorded under detect_anomaly
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep ``values`` (arrays or scalars) for the backward rule."""
+        self.saved = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What forward saved: raw arrays, or Tensors wired into the graph under create_graph.
+
+        Under ``create_graph=True`` a saved array that *is* an input's or the output's
+        value is replaced by that Tensor, so the gradient of the rule flows back to it.
+        """
+        if self.saved is None:
+            raise RuntimeError(
+                f"{self.fn.__name__}: trying to backward through the graph a second time "
+                "(or to read saved values after they were freed). Saved values are freed by "
+                "backward(); pass retain_graph=True to the first backward to keep them."
+            )
+        if self.out is None:
+            return self.saved
+        known = {id(p.data): p for p in self.parents if isinstance(p, Tensor)}
+        known[id(self.out.data)] = self.out
+        return tuple(_as_graph_value(s, known) for s in self.saved)
+
+
+def _as_graph_value(value: Any, known: dict[int, Tensor]) -> Any:
+    """The Tensor whose data is ``value``; else a constant Tensor (arrays) or ``value``."""
+    if id(value) in known:
+        return known[id(value)]
+    return Tensor(value) if isinstance(value, np.ndarray) else value
+
+
+class Function:
+    """Base class of differentiable operations (built-in and user-defined).
+
+    >>> import numpy as np, tinygrad_mlp as tg
+    >>> class Cube(tg.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x ** 2 * grad
+    >>> t = tg.Tensor([2.0], requires_grad=True)
+    >>> Cube.apply(t).backward(np.ones(1, np.float32)); t.grad.numpy()
+    array([12.], dtype=float32)
+    """
+
+    #: integer and bool inputs are promoted to float32 before forward (shape ops keep dtype)
+    promote_int = True
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """Run forward on the inputs' arrays; record the call when a gradient is wanted.
+
+        Positional arguments that are Tensors are the op's differentiable inputs; other
+        positional arguments (scalars, arrays, lists) are constants. Keyword arguments
+        are options passed to forward unchanged.
+        """
+        ctx = Context(cls)
+        arrays = []
+        needs = []
+        for a in args:
+            if isinstance(a, Tensor):
+                d = a.data
+                if cls.promote_int and d.dtype.kind in "biu":
+                    d = d.astype(np.float32)
+                arrays.append(d)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a if isinstance(a, (int, float, np.ndarray)) else Tensor(a).data)
+                needs.append(False)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if _tensor._STATE.anomaly:
+            ctx.source = _tensor._user_source_line()
+            _tensor._check_finite(out, ctx, "forward")
+        if _tensor._STATE.grad_enabled and True in needs:
+            ctx.parents = args
+            ctx.needs_input_grad = tuple(needs)
+            return Tensor._make(out, ctx)
+        return Tensor._make(out, None)
