@@ -365,13 +365,13 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, a, b, cond):
-        ctx.save_for_backward(cond)
+        ctx.save_for_backward(cond, ~cond)
         return np.where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):
-        (cond,) = ctx.saved_tensors
-        return g * cond, g * ~cond
+        cond, not_cond = ctx.saved_tensors
+        return g * cond, g * not_cond
 
 
 # ----- reductions and normalisations -------------------------------------------------------
