@@ -23,6 +23,13 @@ class UsageError(Exception):
     """A problem with what the user asked for: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the full usage is one --help away)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -199,11 +206,12 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from tinygrad_mlp.train import ACTIVATIONS, LOSSES, PRESETS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tinygrad-mlp",
         description="Train and use the MNIST multilayer perceptron built on tinygrad_mlp.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
     p = sub.add_parser("train", help="train an MLP on MNIST and save a checkpoint")
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",
@@ -258,7 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tinygrad-mlp {args.command}: error: {e}", file=sys.stderr)
         return 2
     except (MNISTError, ImageError, CheckpointError, ValueError, OSError) as e:
-        print(f"tinygrad-mlp {args.command}: error: {e}", file=sys.stderr)
+        lines = str(e).strip().splitlines() or [type(e).__name__]
+        brief = lines[0] if len(lines) == 1 else f"{lines[0]}\n{lines[-1]}"  # what, and what to do
+        print(f"tinygrad-mlp {args.command}: error: {brief}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"tinygrad-mlp {args.command}: interrupted", file=sys.stderr)
