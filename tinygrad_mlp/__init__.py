@@ -10,6 +10,7 @@
 
 from tinygrad_mlp.tensor import Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad  # noqa: I001  (first: ops need Tensor)
 from tinygrad_mlp.function import Context, Function
+from tinygrad_mlp.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_mlp.ops import (
     abs,
     add,
@@ -47,13 +48,20 @@ from tinygrad_mlp.ops import (
     transpose,
     where,
 )
+from tinygrad_mlp import nn, optim
+from tinygrad_mlp.nn.init import manual_seed
+from tinygrad_mlp.serialization import load, save
+
+from tinygrad_mlp import viz  # noqa: E402  (study tools: graph printing, DOT, trace)
+from tinygrad_mlp.viz import trace  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Context", "Function", "Tensor", "abs", "add", "argmax", "argmin", "broadcast_to", "cat",
+    "Context", "Function", "GradcheckError", "gradcheck", "gradgradcheck", "Tensor", "abs", "add", "argmax", "argmin", "broadcast_to", "cat",
     "clip", "concatenate", "detect_anomaly", "div", "enable_grad", "exp", "flatten", "grad",
     "is_grad_enabled", "linear", "log", "log_softmax", "matmul", "max", "maximum", "mean", "min",
     "minimum", "mul", "neg", "no_grad", "pow", "relu", "reshape", "sigmoid", "softmax", "sqrt",
-    "stack", "sub", "sum", "tanh", "tensor", "transpose", "where",
+    "stack", "sub", "sum", "tanh", "tensor", "trace", "transpose", "viz", "where",
 ]
+__all__ += ["load", "manual_seed", "nn", "optim", "save"]

@@ -1,0 +1,317 @@
+"""Tests for tinygrad_mlp.optim: update formulas, state, schedules.
+
+Each optimizer is run for five steps on fixed gradients and compared with the reference
+formula written out in numpy below (float64, so agreement is to rounding), and, when
+torch is installed, with torch.optim on the same gradients.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_mlp as tg
+from tinygrad_mlp import nn, optim
+from tinygrad_mlp.tensor import Tensor
+
+SHAPES = [(3, 4), (4,)]
+STEPS = 5
+
+
+def gradients(seed: int = 0) -> list[list[np.ndarray]]:
+    """STEPS lists of one gradient per parameter."""
+    rng = np.random.default_rng(seed)
+    return [[rng.standard_normal(s) for s in SHAPES] for _ in range(STEPS)]
+
+
+def initial(seed: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s) for s in SHAPES]
+
+
+def run(opt_cls, grads, dtype=np.float64, **kw) -> list[np.ndarray]:
+    params = [nn.Parameter(w.astype(dtype)) for w in initial()]
+    opt = opt_cls(params, **kw)
+    for gs in grads:
+        for p, g in zip(params, gs, strict=True):
+            p.grad = Tensor(g.astype(dtype))
+        opt.step()
+    return [p.data for p in params]
+
+
+# ----- reference formulas, written out -------------------------------------------------------
+
+
+def sgd_reference(grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    ws = [w.copy() for w in initial()]
+    bufs = [None] * len(ws)
+    for gs in grads:
+        for i, g in enumerate(gs):
+            g = g + weight_decay * ws[i]
+            if momentum:
+                if bufs[i] is None:
+                    bufs[i] = g.copy()
+                else:
+                    bufs[i] = momentum * bufs[i] + (1 - dampening) * g
+                g = g + momentum * bufs[i] if nesterov else bufs[i]
+            ws[i] = ws[i] - lr * g
+    return ws
+
+
+def adam_reference(grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+    b1, b2 = betas
+    ws = [w.copy() for w in initial()]
+    m = [np.zeros_like(w) for w in ws]
+    v = [np.zeros_like(w) for w in ws]
+    vmax = [np.zeros_like(w) for w in ws]
+    for t, gs in enumerate(grads, start=1):
+        for i, g in enumerate(gs):
+            g = g + weight_decay * ws[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            vmax[i] = np.maximum(vmax[i], v[i])
+            m_hat = m[i] / (1 - b1**t)
+            v_hat = (vmax[i] if amsgrad else v[i]) / (1 - b2**t)
+            ws[i] = ws[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return ws
+
+
+SGD_CASES = [
+    dict(lr=0.1),
+    dict(lr=0.1, momentum=0.9),
+    dict(lr=0.05, momentum=0.9, nesterov=True),
+    dict(lr=0.1, momentum=0.8, weight_decay=0.01),
+    dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.05),
+    dict(lr=0.1, momentum=0.5, dampening=0.3, weight_decay=0.02),
+]
+ADAM_CASES = [
+    dict(),
+    dict(lr=0.01),
+    dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6),
+    dict(lr=0.01, weight_decay=0.1),
+    dict(lr=0.02, amsgrad=True),
+]
+
+
+@pytest.mark.parametrize("kw", SGD_CASES)
+def test_sgd_five_steps_match_reference(kw):
+    got = run(optim.SGD, gradients(), **kw)
+    for g, w in zip(got, sgd_reference(gradients(), **kw), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("kw", ADAM_CASES)
+def test_adam_five_steps_match_reference(kw):
+    got = run(optim.Adam, gradients(), **kw)
+    for g, w in zip(got, adam_reference(gradients(), **kw), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "cls,kw", [(optim.SGD, c) for c in SGD_CASES[1:]] + [(optim.Adam, c) for c in ADAM_CASES[1:]]
+)
+def test_float32_updates_stay_float32_and_in_place(cls, kw):
+    params = [nn.Parameter(w.astype(np.float32)) for w in initial()]
+    arrays = [p.data for p in params]
+    opt = cls(params, **kw)
+    for gs in gradients():
+        for p, g in zip(params, gs, strict=True):
+            p.grad = Tensor(g.astype(np.float32))
+        opt.step()
+    ref = run(cls, gradients(), **kw)
+    for p, a, r in zip(params, arrays, ref, strict=True):
+        assert p.data is a and p.dtype == np.float32
+        np.testing.assert_allclose(p.data, r, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "cls,kw",
+    [
+        (optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.1, nesterov=True)),
+        (optim.Adam, dict(weight_decay=0.1)),
+    ],
+)
+def test_step_reads_grads_without_touching_them(cls, kw):
+    p = nn.Parameter(np.ones(3))
+    g = np.array([1.0, -2.0, 3.0])
+    p.grad = Tensor(g.copy())
+    grad_array = p.grad.data
+    opt = cls([p], **kw)
+    opt.step()
+    opt.step()
+    assert p.grad.data is grad_array
+    np.testing.assert_array_equal(grad_array, g)
+
+
+def test_params_without_grad_are_skipped():
+    a, b = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(2))
+    for opt in (optim.SGD([a, b], lr=0.1, momentum=0.9), optim.Adam([a, b])):
+        a.grad, b.grad = Tensor(np.ones(2)), None
+        opt.step()
+        np.testing.assert_array_equal(b.data, 1.0)
+        assert b not in opt.state
+        assert (a.data < 1).all()
+
+
+def test_zero_grad_sets_none():
+    net = nn.Linear(3, 2)
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    net(np.ones((1, 3), np.float32)).sum().backward()
+    opt.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_param_groups_and_lr_attribute():
+    a, b = nn.Parameter(np.ones(1)), nn.Parameter(np.ones(1))
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 1.0]
+    a.grad = b.grad = Tensor(np.ones(1))
+    opt.step()
+    np.testing.assert_allclose([a.data[0], b.data[0]], [0.9, 0.0])
+    opt.lr = 0.5
+    assert opt.lr == 0.5 and all(g["lr"] == 0.5 for g in opt.param_groups)
+    assert "Parameter Group 1" in repr(opt)
+
+
+def test_constructor_errors():
+    p = nn.Parameter(np.ones(1))
+    with pytest.raises(ValueError, match="empty"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(TypeError, match="iterable"):
+        optim.SGD(p, lr=0.1)
+    with pytest.raises(ValueError, match="learning rate"):
+        optim.Adam([p], lr=-1)
+    with pytest.raises(ValueError, match="Nesterov"):
+        optim.SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="betas"):
+        optim.Adam([p], betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="more than once"):
+        optim.SGD([p, p], lr=0.1)
+    with pytest.raises(ValueError, match="non-leaf"):
+        optim.SGD([p * 2], lr=0.1)
+
+
+@pytest.mark.parametrize(
+    "cls,kw", [(optim.SGD, dict(lr=0.1, momentum=0.9)), (optim.Adam, dict(lr=0.01, amsgrad=True))]
+)
+def test_state_dict_resumes_the_same_trajectory(cls, kw, tmp_path):
+    grads = gradients(7)
+    straight = run(cls, grads, **kw)
+
+    params = [nn.Parameter(w) for w in initial()]
+    opt = cls(params, **kw)
+
+    def feed(opt, params, gs):
+        for p, g in zip(params, gs, strict=True):
+            p.grad = Tensor(g)
+        opt.step()
+
+    for gs in grads[:2]:
+        feed(opt, params, gs)
+    tg.save({"params": [p.data for p in params], "opt": opt.state_dict()}, tmp_path / "c.npz")
+    saved = opt.state_dict()
+    frozen = {k: {n: np.copy(v) for n, v in e.items()} for k, e in saved["state"].items()}
+    feed(opt, params, grads[2])  # later steps must not leak into the saved state
+    for k, entry in saved["state"].items():
+        for n, v in entry.items():
+            np.testing.assert_array_equal(v, frozen[k][n])
+
+    ckpt = tg.load(tmp_path / "c.npz")
+    params2 = [nn.Parameter(w) for w in ckpt["params"]]
+    opt2 = cls(params2, lr=123.0)  # hyperparameters come back from the state dict
+    opt2.load_state_dict(ckpt["opt"])
+    assert opt2.param_groups[0]["lr"] == kw["lr"]
+    for gs in grads[2:]:
+        feed(opt2, params2, gs)
+    for a, b in zip(params2, straight, strict=True):
+        np.testing.assert_allclose(a.data, b, rtol=1e-13)
+
+
+def test_load_state_dict_rejects_mismatches():
+    p, q = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(3))
+    opt = optim.Adam([p])
+    p.grad = Tensor(np.ones(2))
+    opt.step()
+    sd = opt.state_dict()
+    assert isinstance(sd["param_groups"][0]["betas"], tuple) and sd["state"][0]["step"] == 1
+    with pytest.raises(ValueError, match="parameter"):
+        optim.Adam([p, q]).load_state_dict(sd)
+    with pytest.raises(ValueError, match="shape"):
+        optim.Adam([q]).load_state_dict(sd)
+    with pytest.raises(ValueError):
+        optim.Adam([p]).load_state_dict({"nonsense": 1})
+
+
+def test_cosine_annealing_and_step_lr():
+    p = nn.Parameter(np.ones(1))
+    opt = optim.SGD([p], lr=0.1)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10, eta_min=0.001)
+    lrs = [opt.lr]
+    for _ in range(10):
+        sched.step()
+        lrs.append(opt.lr)
+    expected = [0.001 + (0.1 - 0.001) * (1 + math.cos(math.pi * e / 10)) / 2 for e in range(11)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+    assert sched.get_last_lr() == [lrs[-1]]
+
+    opt2 = optim.SGD([nn.Parameter(np.ones(1))], lr=1.0)
+    step = optim.StepLR(opt2, step_size=2, gamma=0.5)
+    seen = []
+    for _ in range(5):
+        seen.append(opt2.lr)
+        step.step()
+    assert seen == [1.0, 1.0, 0.5, 0.5, 0.25]
+    resumed = optim.StepLR(opt2, step_size=2, gamma=0.5)
+    resumed.load_state_dict(step.state_dict())
+    assert resumed.last_epoch == step.last_epoch
+
+
+def test_training_with_adam_reduces_loss():
+    tg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32) + 0.3
+    model = nn.Linear(3, 1)
+    opt = optim.Adam(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(200):
+        opt.zero_grad()
+        loss = nn.MSELoss()(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 1e-3 * losses[0]
+
+
+# ----- optional: torch as a second opinion ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name,kw", [("SGD", c) for c in SGD_CASES] + [("Adam", c) for c in ADAM_CASES]
+)
+def test_trajectories_match_torch(name, kw):
+    torch = pytest.importorskip("torch")
+    ours = run(getattr(optim, name), gradients(), **kw)
+    params = [torch.nn.Parameter(torch.tensor(w)) for w in initial()]
+    opt = getattr(torch.optim, name)(params, **kw)
+    for gs in gradients():
+        for p, g in zip(params, gs, strict=True):
+            p.grad = torch.tensor(g)
+        opt.step()
+    for a, b in zip(ours, params, strict=True):
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_cosine_schedule_matches_torch():
+    torch = pytest.importorskip("torch")
+    opt = optim.SGD([nn.Parameter(np.ones(1))], lr=0.3)
+    topt = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.3)
+    ours = optim.CosineAnnealingLR(opt, T_max=7, eta_min=0.01)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=7, eta_min=0.01)
+    for _ in range(7):
+        assert opt.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
+        topt.step()
+        ours.step()
+        theirs.step()

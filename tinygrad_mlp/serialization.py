@@ -1,0 +1,262 @@
+"""``tg.save`` / ``tg.load``: nested state as one ``.npz`` file, never pickle.
+
+Layout. Every array in ``obj`` is stored as an npz member named by its path of keys
+joined with ``/`` (a plain state_dict therefore keeps its own names: ``fc1.weight``;
+paths with unusual characters get a generated name).
+One extra member, ``__tinygrad_mlp__``, holds a UTF-8 JSON *manifest* (as a uint8
+array) that mirrors the structure: dicts (with str or int keys, in order), lists,
+tuples, Python scalars, strings and None inline, and a reference to the member for each
+array. ``load`` rebuilds the same structure with ndarrays (Tensors come back as arrays).
+
+Safety. ``load`` reads with ``allow_pickle=False``, so a file cannot run code; object
+arrays are refused. ``save`` writes a temporary file in the target's directory, flushes
+and fsyncs it, then ``os.replace``-s it over the target: a crash or an error midway
+leaves the previous file intact and no temporary file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mlp.tensor import Tensor
+
+__all__ = ["MANIFEST_KEY", "CheckpointError", "load", "save"]
+
+#: npz member holding the JSON manifest.
+MANIFEST_KEY = "__tinygrad_mlp__"
+_FORMAT = 1
+_SEP = "/"
+# member names kept readable; other paths get a generated name (zip mangles NUL, "..", etc.)
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.~+\-]+(/[A-Za-z0-9_.~+\-]+)*")
+# npz member names that would clash with the manifest or with np.savez's own arguments
+_RESERVED = frozenset({MANIFEST_KEY, "file", "allow_pickle", "args", "kwds"})
+
+
+class CheckpointError(ValueError):
+    """A file is not a readable checkpoint (corrupt, truncated, or with unsafe content)."""
+
+
+# ----- flattening ---------------------------------------------------------------------------
+
+
+def _flatten(obj: Any, path: list[str], arrays: dict[str, np.ndarray]) -> Any:
+    """Manifest node for ``obj``; arrays found are added to ``arrays`` under unique names."""
+    where = _SEP.join(path) or "<root>"
+    if isinstance(obj, Tensor):
+        obj = obj.data
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in "OV":
+            raise TypeError(f"save: array at {where!r} has dtype {obj.dtype}, which needs pickle")
+        name = _SEP.join(path)
+        if not _SAFE_NAME.fullmatch(name) or ".." in name or "//" in name:
+            name = f"array_{len(arrays)}"  # the manifest maps it back to its real path
+        base, n = name, 1
+        while name in arrays or name in _RESERVED:
+            name, n = f"{base}~{n}", n + 1
+        arrays[name] = obj
+        return {"t": "array", "k": name}
+    if obj is None or isinstance(obj, (bool, str)):
+        return {"t": "value", "v": obj}
+    if isinstance(obj, int):
+        return {"t": "value", "v": int(obj)}
+    if isinstance(obj, float):
+        return {"t": "float", "v": repr(obj)}  # repr round-trips exactly, inf and nan too
+    if isinstance(obj, np.generic):
+        if obj.dtype.kind in "OV":
+            raise TypeError(f"save: value at {where!r} has dtype {obj.dtype}, which needs pickle")
+        node = _flatten(np.asarray(obj), path, arrays)
+        return {"t": "scalar", "k": node["k"]}
+    if isinstance(obj, Mapping):
+        items = []
+        for key, value in obj.items():
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise TypeError(
+                    f"save: dict keys must be str or int, got {type(key).__name__} at {where!r}"
+                )
+            kind = "s" if isinstance(key, str) else "i"
+            items.append(
+                [kind, key if kind == "s" else int(key), _flatten(value, path + [str(key)], arrays)]
+            )
+        return {"t": "dict", "items": items}
+    if isinstance(obj, (list, tuple)):
+        kind = "list" if isinstance(obj, list) else "tuple"
+        return {
+            "t": kind,
+            "items": [_flatten(v, path + [str(i)], arrays) for i, v in enumerate(obj)],
+        }
+    raise TypeError(
+        f"save: cannot store {type(obj).__name__} at {where!r}: only dicts, lists, tuples, "
+        "arrays/Tensors, numbers, strings, bools and None"
+    )
+
+
+def _unflatten(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    """Rebuild the object described by manifest ``node``."""
+    t = node["t"]
+    if t == "array":
+        return arrays[node["k"]]
+    if t == "scalar":
+        return arrays[node["k"]][()]
+    if t == "value":
+        v = node["v"]
+        if v is not None and not isinstance(v, (bool, int, str)):
+            raise ValueError(f"bad value {v!r}")
+        return v
+    if t == "float":
+        return float(node["v"])
+    if t == "dict":
+        out = {}
+        for kind, key, child in node["items"]:
+            if kind not in ("s", "i"):
+                raise ValueError(f"bad key kind {kind!r}")
+            out[str(key) if kind == "s" else int(key)] = _unflatten(child, arrays)
+        return out
+    if t in ("list", "tuple"):
+        items = [_unflatten(child, arrays) for child in node["items"]]
+        return items if t == "list" else tuple(items)
+    raise ValueError(f"unknown node type {t!r}")
+
+
+# ----- save ---------------------------------------------------------------------------------
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save(obj: Any, path: str | os.PathLike[str], compress: bool = False) -> None:
+    """Write ``obj`` (a state_dict, or nested dicts/lists of arrays and scalars) to ``path``.
+
+    The file is an ``.npz`` archive (no pickle), written atomically: the previous file,
+    if any, is replaced only once the new one is complete and on disk. ``path`` is used
+    exactly as given (no ``.npz`` is appended).
+
+    Parameters
+    ----------
+    obj : dict, list, tuple, ndarray or Tensor
+        Nested containers of arrays/Tensors, Python numbers, strings, bools and None.
+        Dict keys must be str or int.
+    path : str or path-like
+        Destination file.
+    compress : bool, default False
+        Use ``np.savez_compressed`` (smaller, slower).
+
+    >>> import os, tempfile, numpy as np, tinygrad_mlp as tg
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
+    >>> tg.save({"model": {"w": np.eye(2)}, "meta": {"epoch": 3}}, path)
+    >>> ckpt = tg.load(path)
+    >>> ckpt["meta"]["epoch"], ckpt["model"]["w"].shape
+    (3, (2, 2))
+    """
+    arrays: dict[str, np.ndarray] = {}
+    manifest = {"format": _FORMAT, "root": _flatten(obj, [], arrays)}
+    blob = json.dumps(manifest, separators=(",", ":")).encode("utf-8")
+    members = {**arrays, MANIFEST_KEY: np.frombuffer(blob, dtype=np.uint8)}
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(
+        prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            writer = np.savez_compressed if compress else np.savez
+            writer(f, allow_pickle=False, **members)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable (best effort; not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ----- load ---------------------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Read what ``save`` wrote: the same structure, with ndarrays for arrays.
+
+    A plain ``.npz`` without a manifest loads as ``{member name: array}``.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    object
+        Dicts, lists, tuples, ndarrays and Python scalars, as saved.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    CheckpointError
+        (a ValueError) the file is corrupt, truncated, not an npz, or holds pickled data.
+
+    >>> import os, tempfile, numpy as np, tinygrad_mlp as tg
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.npz")
+    >>> tg.save({"fc.weight": np.zeros((2, 3), np.float32)}, path)
+    >>> tg.load(path)["fc.weight"].dtype
+    dtype('float32')
+    """
+    path = os.fspath(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            raise CheckpointError(f"{path}: an .npy array, not an .npz checkpoint")
+        with loaded as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (FileNotFoundError, IsADirectoryError, PermissionError, CheckpointError):
+        raise
+    except Exception as e:  # a damaged file can fail in many ways (zip, zlib, header, EOF)
+        if "pickle" in str(e).lower():
+            reason = "it holds object (pickled) data, which is refused for safety"
+        else:
+            reason = f"{type(e).__name__}: {e}"
+        raise CheckpointError(
+            f"{path}: not a readable tinygrad_mlp checkpoint (corrupt or truncated?): {reason}"
+        ) from e
+    if MANIFEST_KEY not in arrays:
+        return arrays
+    try:
+        blob = arrays.pop(MANIFEST_KEY)
+        if blob.dtype != np.uint8 or blob.ndim != 1:
+            raise ValueError("manifest is not a byte string")
+        manifest = json.loads(blob.tobytes().decode("utf-8"))
+        if manifest.get("format") != _FORMAT:
+            raise ValueError(f"unsupported format version {manifest.get('format')!r}")
+        return _unflatten(manifest["root"], arrays)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        raise CheckpointError(f"{path}: checkpoint manifest is corrupt ({e})") from e
