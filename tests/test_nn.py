@@ -757,3 +757,30 @@ def test_package_never_imports_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ----- the fused squared-error op against its composite twin --------------------------------
+
+
+@settings(deadline=None)
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
+                  elements=st.floats(-3, 3)),
+       st.sampled_from(["quadratic", "mean", "sum"]))
+def test_fused_squared_error_matches_composite_twin(pred, kind):
+    target = np.cos(pred * 3.0)  # any values; not equal to pred
+    fused = {"quadratic": F.quadratic_loss,
+             "mean": lambda a, b: F.mse_loss(a, b),
+             "sum": lambda a, b: F.mse_loss(a, b, reduction="sum")}[kind]
+    simple = {"quadratic": F.quadratic_loss_simple,
+              "mean": lambda a, b: F.mse_loss(a, b, reduction="none").mean(),
+              "sum": lambda a, b: F.mse_loss(a, b, reduction="none").sum()}[kind]
+    x1, x2 = Tensor(pred, requires_grad=True), Tensor(pred, requires_grad=True)
+    t1, t2 = Tensor(target, requires_grad=True), Tensor(target, requires_grad=True)
+    a, b = fused(x1, t1), simple(x2, t2)
+    np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-12)
+    a.backward()
+    b.backward()
+    np.testing.assert_allclose(x1.grad.data, x2.grad.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(t1.grad.data, t2.grad.data, rtol=1e-12, atol=1e-12)
+    assert tg.gradgradcheck(fused, [Tensor(pred, requires_grad=True),
+                                    Tensor(target, requires_grad=True)])
