@@ -48,12 +48,10 @@ from tinygrad_mlp.ops import (
     transpose,
     where,
 )
-from tinygrad_mlp import nn, optim
+from tinygrad_mlp import nn, optim, viz
 from tinygrad_mlp.nn.init import manual_seed
 from tinygrad_mlp.serialization import load, save
-
-from tinygrad_mlp import viz  # noqa: E402  (study tools: graph printing, DOT, trace)
-from tinygrad_mlp.viz import trace  # noqa: E402
+from tinygrad_mlp.viz import trace
 
 __version__ = "0.1.0"
 

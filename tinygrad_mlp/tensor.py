@@ -59,6 +59,9 @@ class no_grad(contextlib.ContextDecorator):
     def __exit__(self, *exc: object) -> None:
         _STATE.grad_enabled = self._prev
 
+    def _recreate_cm(self) -> no_grad:
+        return type(self)()  # a fresh one per decorated call: _prev is per call
+
 
 class enable_grad(contextlib.ContextDecorator):
     """Context manager and decorator: record the graph again inside a ``no_grad`` block."""
@@ -70,17 +73,23 @@ class enable_grad(contextlib.ContextDecorator):
     def __exit__(self, *exc: object) -> None:
         _STATE.grad_enabled = self._prev
 
+    def _recreate_cm(self) -> enable_grad:
+        return type(self)()  # a fresh one per decorated call: _prev is per call
+
 
 def is_grad_enabled() -> bool:
     """True when ops record the graph (outside ``no_grad``)."""
     return _STATE.grad_enabled
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def _user_source_line() -> str:
-    """``file:line: code`` of the innermost stack frame outside this package."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    """``file:line: code`` of the innermost stack frame outside this package (the user's
+    line that called the op, even when it went through ``nn`` layers or losses)."""
     for frame in reversed(traceback.extract_stack()):
-        if not os.path.abspath(frame.filename).startswith(here):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
             return f"{frame.filename}:{frame.lineno}: {frame.line}"
     return "<unknown>"
 
@@ -90,7 +99,10 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (np.ndarray, np.generic)):
-        return np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"cannot make a Tensor from an array of dtype {arr.dtype}")
+        return arr
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
     try:
@@ -503,8 +515,11 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
 
 def _accumulate(t: Tensor, g: Any, shared: bool) -> None:
     """Add ``g`` into ``t.grad``: in place when we own the buffer, by graph op otherwise."""
-    if isinstance(g, Tensor):
-        t.grad = g if t.grad is None else t.grad + g
+    if isinstance(g, Tensor):  # create_graph: g may be the user's seed or another's grad
+        if t.grad is not None:
+            t.grad = t.grad + g
+        else:
+            t.grad = g if g.requires_grad else Tensor._make(g.data.copy(), None)
     elif t.grad is None:
         t.grad = Tensor._make(g.copy() if shared else g, None)
     elif t.grad.requires_grad or not t.grad.data.flags.writeable:
@@ -558,7 +573,8 @@ def _run_backward(
                 _accumulate(t, g, id(g) in shared)
             if ctx is None:
                 if tracer is not None:
-                    tracer({"tensor": t, "op": None, "grad": g, "input_grads": ()})
+                    hooks = len(t._hooks) if t._hooks else 0
+                    tracer({"tensor": t, "op": None, "grad": g, "input_grads": (), "hooks": hooks})
                 continue
             if create_graph:
                 ctx.out = t
@@ -575,7 +591,9 @@ def _run_backward(
                     "(None where there is no gradient)"
                 )
             if tracer is not None:
-                tracer({"tensor": t, "op": ctx.fn.__name__, "grad": g, "input_grads": in_grads})
+                hooks = len(t._hooks) if t._hooks else 0
+                tracer({"tensor": t, "op": ctx.fn.__name__, "grad": g, "input_grads": in_grads,
+                        "hooks": hooks})
             for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad, strict=True):
                 if not need or pg is None:
                     continue
@@ -588,8 +606,10 @@ def _run_backward(
                         pg = pg.data
                     if pg.dtype != p.data.dtype:
                         pg = pg.astype(p.data.dtype)
+                elif pg.dtype != p.data.dtype:  # a float32 input gets a float32 gradient
+                    pg = _ops.Cast.apply(pg, dtype=p.data.dtype)
                 if _STATE.anomaly:
-                    _check_finite(pg, ctx, "backward")
+                    _check_finite(pg, ctx, "backward", p)
                 if id(p) in pending:
                     pending[id(p)] = pending[id(p)] + pg
                     shared.discard(id(pending[id(p)]))
@@ -608,15 +628,36 @@ def _run_backward(
     return [f if f is None or isinstance(f, Tensor) else Tensor._make(f, None) for f in found]
 
 
-def _check_finite(value: Any, ctx: Any, phase: str) -> None:
-    """Under ``detect_anomaly``: raise at the first op whose values are NaN or Inf."""
+def _check_finite(value: Any, ctx: Any, phase: str, inputs: Any = None) -> None:
+    """Under ``detect_anomaly``: raise at the first op whose values are NaN or Inf.
+
+    ``inputs``: in the forward, the op's input arrays (to say when a NaN came in from
+    outside, e.g. a leaf); in the backward, the input whose gradient is being checked.
+    """
     arr = value.data if isinstance(value, Tensor) else np.asarray(value)
-    if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
-        bad = "NaN" if np.isnan(arr).any() else "Inf"
-        where = f"\n  created at {ctx.source}" if ctx.source else ""
-        raise FloatingPointError(
-            f"detect_anomaly: {ctx.fn.__name__} produced {bad} in its {phase}{where}"
-        )
+    if arr.dtype.kind not in "fc" or np.all(np.isfinite(arr)):
+        return
+    bad = "NaN" if np.isnan(arr).any() else "Inf"
+    name = ctx.fn.__name__
+    if phase == "backward":
+        i = next((k for k, p in enumerate(ctx.parents) if p is inputs), None)
+        what = f"the gradient of its input {i}" if i is not None else "a gradient"
+        shape = f" (shape {tuple(arr.shape)})"
+        msg = f"detect_anomaly: {name}.backward produced {bad} in {what}{shape}"
+    else:
+        msg = f"detect_anomaly: {name} produced {bad} in its forward (output shape {arr.shape})"
+        for a in inputs or ():
+            v = np.asarray(a.data if isinstance(a, Tensor) else a)
+            if v.dtype.kind in "fc" and not np.all(np.isfinite(v)):
+                msg += "; an input already held NaN/Inf (a leaf's values, or computed outside "
+                msg += "detect_anomaly)"
+                break
+    if ctx.source:
+        msg += f"\n  created at {ctx.source}"
+    else:
+        msg += "\n  (this op was created outside detect_anomaly(): run the forward pass inside "
+        msg += "it too to see the source line that created it)"
+    raise FloatingPointError(msg)
 
 
 def grad(
