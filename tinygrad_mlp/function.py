@@ -60,8 +60,10 @@ class Context:
             )
         if self.out is None:
             return self.saved
-        known = {id(p.data): p for p in self.parents if isinstance(p, Tensor)}
-        known[id(self.out.data)] = self.out
+        known = getattr(self, "_by_array", None)  # set by apply if inputs shared an array
+        if known is None:
+            known = {id(p.data): p for p in self.parents if isinstance(p, Tensor)}
+        known = {**known, id(self.out.data): self.out}
         return tuple(_as_graph_value(s, known) for s in self.saved)
 
 
@@ -70,6 +72,21 @@ def _as_graph_value(value: Any, known: dict[int, Tensor]) -> Any:
     if id(value) in known:
         return known[id(value)]
     return Tensor(value) if isinstance(value, np.ndarray) else value
+
+
+def _unalias(ctx: Context, args: tuple, arrays: list) -> list:
+    """Give each distinct input its own array object when several share one (``x`` and
+    ``x.detach()``, or ``x`` and the constant ``x.data``): saved values are matched to
+    inputs by identity under create_graph, so a shared array would be ambiguous."""
+    owner: dict[int, Any] = {}
+    out = []
+    for a, d in zip(args, arrays, strict=True):
+        if owner.setdefault(id(d), a) is not a:  # not just the same Tensor twice (x * x)
+            d = d.view()
+        out.append(d)
+    if any(d is not d0 for d, d0 in zip(out, arrays, strict=True)):
+        ctx._by_array = {id(d): a for a, d in zip(args, out, strict=True) if isinstance(a, Tensor)}
+    return out
 
 
 class Function:
@@ -122,11 +139,17 @@ class Function:
             else:
                 arrays.append(a if isinstance(a, (int, float, np.ndarray)) else Tensor(a).data)
                 needs.append(False)
+        record = _tensor._STATE.grad_enabled and True in needs
+        n = len(arrays)
+        if record and n > 1 and (
+            arrays[0] is arrays[1] if n == 2 else len(set(map(id, arrays))) < n
+        ):
+            arrays = _unalias(ctx, args, arrays)
         out = cls.forward(ctx, *arrays, **kwargs)
         if _tensor._STATE.anomaly:
             ctx.source = _tensor._user_source_line()
-            _tensor._check_finite(out, ctx, "forward")
-        if _tensor._STATE.grad_enabled and True in needs:
+            _tensor._check_finite(out, ctx, "forward", arrays)
+        if record:
             ctx.parents = args
             ctx.needs_input_grad = tuple(needs)
             return Tensor._make(out, ctx)

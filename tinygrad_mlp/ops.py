@@ -135,6 +135,8 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, y = ctx.saved_tensors
         da, db = ctx.needs_input_grad
+        if isinstance(b, (int, float)) and b == 0:  # a⁰ = 1: da = 0, also at a = 0 (0·0⁻¹)
+            return g * 0, None
         return (g * b * a ** (b - 1) if da else None), (g * y * _log(a) if db else None)
 
 
@@ -460,6 +462,24 @@ class LogSoftmax(Function):
 # ----- shape and indexing ------------------------------------------------------------------
 
 
+class Cast(Function):
+    """y = x as ``dtype``;  dx = g as x's dtype (the engine's gradient casts, create_graph)."""
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        if isinstance(g, Tensor):
+            return Cast.apply(g, dtype=ctx.in_dtype)
+        return g.astype(ctx.in_dtype)
+
+
+
 class Reshape(Function):
     """y = x viewed with a new shape;  dx = g reshaped back."""
 
@@ -596,24 +616,30 @@ def tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+def _pair(a: Any, b: Any) -> tuple[Any, Any]:
+    """Operands of a binary op: next to a Tensor, a number stays a (weakly typed) constant,
+    as with operators, so ``tg.maximum(x64, 0.1)`` is not rounded to float32."""
+    return (a, b) if isinstance(a, Tensor) or isinstance(b, Tensor) else (tensor(a), b)
+
+
 def add(a: Any, b: Any) -> Tensor:
-    return Add.apply(tensor(a), b)
+    return Add.apply(*_pair(a, b))
 
 
 def sub(a: Any, b: Any) -> Tensor:
-    return Sub.apply(tensor(a), b)
+    return Sub.apply(*_pair(a, b))
 
 
 def mul(a: Any, b: Any) -> Tensor:
-    return Mul.apply(tensor(a), b)
+    return Mul.apply(*_pair(a, b))
 
 
 def div(a: Any, b: Any) -> Tensor:
-    return Div.apply(tensor(a), b)
+    return Div.apply(*_pair(a, b))
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (numpy's name)
-    return Pow.apply(tensor(a), b)
+    return Pow.apply(*_pair(a, b))
 
 
 def neg(x: Any) -> Tensor:
@@ -621,7 +647,7 @@ def neg(x: Any) -> Tensor:
 
 
 def matmul(a: Any, b: Any) -> Tensor:
-    return MatMul.apply(tensor(a), b)
+    return MatMul.apply(*_pair(a, b))
 
 
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -726,15 +752,15 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """Elementwise ``a`` where ``cond`` is true, else ``b``; differentiable in a and b."""
     mask = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
-    return Where.apply(tensor(a), tensor(b), cond=mask)
+    return Where.apply(*_pair(a, b), cond=mask)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum; on ties each side gets half the gradient."""
-    return Maximum.apply(tensor(a), tensor(b), fn=np.maximum)
+    return Maximum.apply(*_pair(a, b), fn=np.maximum)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum; on ties each side gets half the gradient."""
-    return Maximum.apply(tensor(a), tensor(b), fn=np.minimum)
+    return Maximum.apply(*_pair(a, b), fn=np.minimum)
 

@@ -77,9 +77,9 @@ def valid_axes(ndim: int | None = None):
     tensor of at least one dimension (None, 0, -1)."""
     if ndim is None:
         return st.sampled_from([None, 0, -1, (0,), (-1,)])
-    choices = [st.none(), hnp.valid_tuple_axes(ndim, min_size=1)]
-    if ndim > 0:
-        choices.append(st.integers(-ndim, ndim - 1))
+    choices = [st.none()]
+    if ndim > 0:  # a 0-d tensor has no axis to name
+        choices += [hnp.valid_tuple_axes(ndim, min_size=1), st.integers(-ndim, ndim - 1)]
     return st.one_of(*choices)
 
 
