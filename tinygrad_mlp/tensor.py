@@ -513,6 +513,22 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
     return Tensor(g) if create_graph and not isinstance(g, Tensor) else g
 
 
+def _conform(g: Any, data: np.ndarray, fn: type, create_graph: bool) -> Any:
+    """An op's returned gradient made to match its input: an array (or, under
+    create_graph, a Tensor) of the input's shape (broadcasting undone) and dtype."""
+    if not isinstance(g, (np.ndarray, Tensor)):
+        g = np.asarray(g, dtype=data.dtype)
+    if tuple(g.shape) != data.shape:
+        g = _unbroadcast(g, data.shape, fn)
+    if not create_graph:
+        if isinstance(g, Tensor):
+            g = g.data
+        return g if g.dtype == data.dtype else g.astype(data.dtype)
+    if g.dtype != data.dtype:  # a float32 input gets a float32 gradient
+        g = _ops.Cast.apply(g if isinstance(g, Tensor) else Tensor(g), dtype=data.dtype)
+    return g
+
+
 def _accumulate(t: Tensor, g: Any, shared: bool) -> None:
     """Add ``g`` into ``t.grad``: in place when we own the buffer, by graph op otherwise."""
     if isinstance(g, Tensor):  # create_graph: g may be the user's seed or another's grad
@@ -582,7 +598,7 @@ def _run_backward(
                 in_grads = ctx.fn.backward(ctx, g)
             finally:
                 ctx.out = None
-            if not isinstance(in_grads, tuple):
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if len(in_grads) != len(ctx.parents):
                 raise RuntimeError(
@@ -597,28 +613,20 @@ def _run_backward(
             for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad, strict=True):
                 if not need or pg is None:
                     continue
-                if not isinstance(pg, (np.ndarray, Tensor)):
-                    pg = np.asarray(pg, dtype=p.dtype)
-                if tuple(pg.shape) != p.data.shape:
-                    pg = _unbroadcast(pg, p.data.shape, ctx.fn)
-                if not create_graph:
-                    if isinstance(pg, Tensor):
-                        pg = pg.data
-                    if pg.dtype != p.data.dtype:
-                        pg = pg.astype(p.data.dtype)
-                elif pg.dtype != p.data.dtype:  # a float32 input gets a float32 gradient
-                    pg = _ops.Cast.apply(pg, dtype=p.data.dtype)
+                data = p.data
+                if type(pg) is not np.ndarray or pg.shape != data.shape or pg.dtype != data.dtype:
+                    pg = _conform(pg, data, ctx.fn, create_graph)  # rare: reshape, cast, Tensor
                 if _STATE.anomaly:
                     _check_finite(pg, ctx, "backward", p)
-                if id(p) in pending:
-                    pending[id(p)] = pending[id(p)] + pg
-                    shared.discard(id(pending[id(p)]))
-                else:
-                    pending[id(p)] = pg
-                    if not create_graph and (
-                        pg is g or pg.base is not None or any(pg is s for s in ctx.saved or ())
-                    ):
-                        shared.add(id(pg))
+                prev = pending.get(id(p))
+                if prev is not None:
+                    pending[id(p)] = prev + pg  # a new array: nobody else holds it
+                    continue
+                pending[id(p)] = pg
+                if p._ctx is None and not create_graph and (  # a leaf: .grad may keep pg
+                    pg is g or pg.base is not None or any(pg is s for s in ctx.saved or ())
+                ):
+                    shared.add(id(pg))
             if not retain_graph and ctx.saved:
                 ctx.saved = None
     finally:
