@@ -203,6 +203,12 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from tinygrad_mlp import serve
+
+    return serve.serve(_model_path(args.model), host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tinygrad_mlp.train import ACTIVATIONS, LOSSES, PRESETS
 
@@ -249,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--second-order", action="store_true", help="also check second derivatives")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_gradcheck)
+
+    p = sub.add_parser("serve", help="a local web page: draw a digit, see the network read it")
+    p.add_argument("model", nargs="?", help="checkpoint (default: the last one trained)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free one)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -1,0 +1,282 @@
+// Draw a digit: send the drawing to /api/predict as you draw, show what comes back.
+// Plain JavaScript, no libraries; served by `tinygrad-mlp serve` (tinygrad_mlp/serve.py).
+"use strict";
+
+const SEND_SIZE = 140; // the drawing is sent as SEND_SIZE x SEND_SIZE gray values in [0, 1]
+const DEBOUNCE_MS = 100; // at most one prediction per this many ms while drawing
+const BRUSH = 20; // stroke width, in the 280 x 280 drawing's pixels
+
+const pad = document.getElementById("pad");
+const ctx = pad.getContext("2d");
+const statusLine = document.getElementById("status");
+const digitEl = document.getElementById("digit");
+const confidenceEl = document.getElementById("confidence");
+const inputCanvas = document.getElementById("input");
+const barsEl = document.getElementById("bars");
+const layersEl = document.getElementById("layers");
+
+let layerViews = []; // one {canvas, shape, units} per hidden layer
+let hasInk = false;
+let generation = 0; // bumped by Clear, so late answers for an old drawing are dropped
+let inflight = false;
+let queued = false;
+let timer = null;
+
+// ----- colours ---------------------------------------------------------------------------
+
+// A dark-to-bright ramp (low activation dark, high bright) and a diverging blue/orange one.
+const RAMP = [[20, 24, 33], [58, 42, 110], [150, 50, 120], [235, 110, 60], [252, 220, 110]];
+const NEGATIVE = [[20, 24, 33], [60, 110, 200], [140, 200, 255]];
+
+function ramp(stops, t) {
+  t = Math.min(1, Math.max(0, t)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(t));
+  const f = t - i;
+  const [a, b] = [stops[i], stops[i + 1]];
+  return `rgb(${a.map((v, k) => Math.round(v + f * (b[k] - v))).join(",")})`;
+}
+
+function colour(value, [lo, hi]) {
+  if (lo < 0) { // signed activations (tanh): blue below zero, warm above
+    return value < 0 ? ramp(NEGATIVE, value / lo) : ramp(RAMP, value / hi);
+  }
+  return ramp(RAMP, (value - lo) / (hi - lo || 1));
+}
+
+// ----- drawing ---------------------------------------------------------------------------
+
+function clearPad() {
+  ctx.fillStyle = "#000";
+  ctx.fillRect(0, 0, pad.width, pad.height);
+  hasInk = false;
+}
+
+function padPoint(event) {
+  const box = pad.getBoundingClientRect();
+  return [(event.clientX - box.left) * pad.width / box.width,
+          (event.clientY - box.top) * pad.height / box.height];
+}
+
+let last = null;
+
+function strokeTo([x, y]) {
+  ctx.strokeStyle = "#fff";
+  ctx.lineWidth = BRUSH;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.beginPath();
+  ctx.moveTo(...(last || [x, y]));
+  ctx.lineTo(x, y);
+  ctx.stroke();
+  last = [x, y];
+  hasInk = true;
+}
+
+pad.addEventListener("pointerdown", (event) => {
+  event.preventDefault();
+  pad.setPointerCapture(event.pointerId);
+  last = null;
+  strokeTo(padPoint(event));
+  schedule();
+});
+
+pad.addEventListener("pointermove", (event) => {
+  if (last === null) return;
+  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
+  for (const e of (events.length ? events : [event])) strokeTo(padPoint(e));
+  schedule();
+});
+
+function endStroke() {
+  if (last === null) return;
+  last = null;
+  clearTimeout(timer);
+  predict();
+}
+
+pad.addEventListener("pointerup", endStroke);
+pad.addEventListener("pointercancel", endStroke);
+
+document.getElementById("clear").addEventListener("click", () => {
+  generation += 1;
+  clearTimeout(timer);
+  clearPad();
+  showBlank("draw a digit from 0 to 9");
+});
+
+// ----- talking to the server ---------------------------------------------------------------
+
+function schedule() {
+  clearTimeout(timer);
+  timer = setTimeout(predict, DEBOUNCE_MS);
+}
+
+function snapshot() {
+  const small = document.createElement("canvas");
+  small.width = small.height = SEND_SIZE;
+  const sctx = small.getContext("2d");
+  sctx.imageSmoothingEnabled = true;
+  sctx.imageSmoothingQuality = "high";
+  sctx.drawImage(pad, 0, 0, SEND_SIZE, SEND_SIZE);
+  const rgba = sctx.getImageData(0, 0, SEND_SIZE, SEND_SIZE).data;
+  const image = new Array(SEND_SIZE * SEND_SIZE);
+  for (let i = 0; i < image.length; i++) image[i] = Math.round(rgba[4 * i] / 2.55) / 100;
+  return { image, width: SEND_SIZE, height: SEND_SIZE };
+}
+
+async function predict() {
+  if (inflight) { queued = true; return; }
+  inflight = true;
+  document.body.dataset.busy = "true";
+  try {
+    do {
+      queued = false;
+      if (!hasInk) break;
+      const gen = generation;
+      const response = await fetch("api/predict", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(snapshot()),
+      });
+      const answer = await response.json();
+      if (gen !== generation) continue; // cleared meanwhile
+      if (!response.ok) showError(answer.error || `error ${response.status}`);
+      else if (answer.blank) showBlank(answer.message);
+      else render(answer);
+    } while (queued);
+  } catch (err) {
+    showError(`the server did not answer (${err.message}); is tinygrad-mlp serve running?`);
+  } finally {
+    inflight = false;
+    document.body.dataset.busy = "false";
+  }
+}
+
+// ----- showing results -----------------------------------------------------------------
+
+function setStatus(text, isError = false) {
+  statusLine.textContent = text;
+  statusLine.classList.toggle("error", isError);
+}
+
+function showError(message) {
+  setStatus(message, true);
+}
+
+function showBlank(message) {
+  digitEl.textContent = "–";
+  confidenceEl.innerHTML = "&nbsp;";
+  setStatus(message || "draw a digit");
+  drawInput(null);
+  drawBars(null);
+  for (const view of layerViews) drawGrid(view, null, [0, 1]);
+  document.body.dataset.state = "blank";
+}
+
+function render(answer) {
+  const p = answer.probabilities;
+  digitEl.textContent = String(answer.digit);
+  confidenceEl.textContent = `${(100 * p[answer.digit]).toFixed(1)}% sure`;
+  setStatus("draw more, or Clear to start again");
+  drawInput(answer.input);
+  drawBars(p, answer.digit);
+  answer.layers.forEach((layer, i) => {
+    if (!layerViews[i]) layerViews[i] = addLayerView(layer);
+    drawGrid(layerViews[i], layer.activations, layer.range);
+  });
+  document.body.dataset.state = "predicted";
+  document.body.dataset.predictions = String(Number(document.body.dataset.predictions || 0) + 1);
+}
+
+function drawInput(pixels) {
+  const ictx = inputCanvas.getContext("2d");
+  const img = ictx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = pixels ? Math.round(255 * pixels[i]) : 0;
+    img.data.set([v, v, v, 255], 4 * i);
+  }
+  ictx.putImageData(img, 0, 0);
+}
+
+function buildBars() {
+  barsEl.replaceChildren();
+  for (let d = 0; d < 10; d++) {
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.innerHTML = '<span class="pct"></span><div class="track"><div class="fill"></div></div>' +
+      `<span class="label">${d}</span>`;
+    barsEl.append(bar);
+  }
+}
+
+function drawBars(p, best) {
+  [...barsEl.children].forEach((bar, d) => {
+    const value = p ? p[d] : 0;
+    bar.querySelector(".fill").style.height = `${(100 * value).toFixed(1)}%`;
+    bar.querySelector(".pct").textContent = p ? `${Math.round(100 * value)}%` : "";
+    bar.classList.toggle("best", p !== null && d === best);
+  });
+}
+
+function addLayerView(layer) {
+  const [rows, cols] = layer.shape;
+  const cell = Math.max(6, Math.min(24, Math.floor(640 / cols)));
+  const figure = document.createElement("figure");
+  const canvas = document.createElement("canvas");
+  canvas.className = "grid";
+  canvas.width = cols * cell;
+  canvas.height = rows * cell;
+  canvas.dataset.units = String(layer.units);
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", `${layer.name}: ${layer.units} units`);
+  const caption = document.createElement("figcaption");
+  caption.textContent = `${layer.name} · ${layer.units} units`;
+  figure.append(caption, canvas);
+  layersEl.append(figure);
+  const view = { canvas, rows, cols, cell, units: layer.units, values: null };
+  canvas.addEventListener("mousemove", (event) => {
+    const box = canvas.getBoundingClientRect();
+    const c = Math.floor((event.clientX - box.left) / box.width * cols);
+    const r = Math.floor((event.clientY - box.top) / box.height * rows);
+    const unit = r * cols + c;
+    canvas.title = unit < view.units
+      ? `unit ${unit}: ${view.values ? view.values[unit].toFixed(3) : "–"}` : "";
+  });
+  drawGrid(view, null, [0, 1]);
+  return view;
+}
+
+function drawGrid(view, values, range) {
+  const g = view.canvas.getContext("2d");
+  const { cell, cols } = view;
+  view.values = values;
+  g.fillStyle = "#0b0d12";
+  g.fillRect(0, 0, view.canvas.width, view.canvas.height);
+  const gap = cell >= 8 ? 1 : 0;
+  for (let u = 0; u < view.units; u++) {
+    g.fillStyle = values ? colour(values[u], range) : "#1b1f2a";
+    g.fillRect((u % cols) * cell + gap, Math.floor(u / cols) * cell + gap,
+               cell - 2 * gap, cell - 2 * gap);
+  }
+  view.canvas.dataset.drawn = values ? "true" : "false";
+}
+
+// ----- start -----------------------------------------------------------------------------
+
+async function start() {
+  clearPad();
+  buildBars();
+  drawInput(null);
+  try {
+    const info = await (await fetch("api/info")).json();
+    const accuracy = info.test_accuracy === null ? ""
+      : ` · ${(100 * info.test_accuracy).toFixed(2)}% on the MNIST test set`;
+    document.getElementById("model-info").textContent =
+      `${info.model}: ${info.sizes.join("–")} ${info.activation} MLP${accuracy}`;
+    layerViews = info.layers.map(addLayerView);
+  } catch (err) {
+    showError(`could not reach the server (${err.message})`);
+  }
+}
+
+start();
