@@ -340,6 +340,14 @@ def test_cli_gradcheck_pass_fail_and_usage(tmp_path):
     assert usage.returncode == 2 and "missing" in usage.stderr
 
 
+def test_cli_graph_draws_one_training_step(tmp_path):
+    r = run_cli("graph", "--out", str(tmp_path / "step.dot"), home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    dot = (tmp_path / "step.dot").read_text()
+    assert dot.startswith("digraph") and dot.count("Linear") == 2
+    assert "SoftmaxCrossEntropy" in dot and "Sigmoid" in dot
+
+
 @pytest.mark.skipif(not REAL_MNIST, reason="set TINYGRAD_MLP_DATA to the MNIST folder")
 def test_one_epoch_on_real_mnist_reaches_92_percent():
     from tinygrad_mlp.data import load_mnist

@@ -209,6 +209,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve.serve(_model_path(args.model), host=args.host, port=args.port)
 
 
+def cmd_graph(args: argparse.Namespace) -> int:
+    from tinygrad_mlp import viz
+
+    model = None
+    if args.model is not None:
+        from tinygrad_mlp import train as T
+
+        model, _ = T.load_checkpoint(args.model)
+    loss = viz.mlp_step_graph(model)
+    if not args.out.endswith(".dot") and not viz.graphviz_available():
+        viz.print_graph(loss)
+        print(f"(Graphviz is not installed, so {args.out} was not drawn: install the system "
+              "package 'graphviz', e.g. apt-get install graphviz)")
+        return 0
+    path = viz.render(loss, args.out)
+    print(f"saved the graph of one training step to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tinygrad_mlp.train import ACTIVATIONS, LOSSES, PRESETS
 
@@ -255,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--second-order", action="store_true", help="also check second derivatives")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_gradcheck)
+
+    p = sub.add_parser("graph", help="draw the graph of one training step of the MLP")
+    p.add_argument("model", nargs="?", help="checkpoint (default: a new 784-512-10 MLP)")
+    p.add_argument("--out", default="graph.svg", help="output .svg/.png/.pdf (default graph.svg)")
+    p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("serve", help="a local web page: draw a digit, see the network read it")
     p.add_argument("model", nargs="?", help="checkpoint (default: the last one trained)")
