@@ -31,15 +31,15 @@ class Context:
     backward unless ``retain_graph=True``. Small facts (shapes, axes) go on attributes.
     """
 
-    __slots__ = ("fn", "parents", "needs_input_grad", "saved", "out", "source", "__dict__")
+    # Defaults live on the class, so making a Context (once per op) sets a single attribute.
+    parents: tuple = ()  # the op's positional arguments, when the call was recorded
+    needs_input_grad: tuple[bool, ...] = ()
+    saved: tuple | None = ()  # None once backward has freed them
+    out: Tensor | None = None  # set by the engine only while building a grad graph
+    source: str | None = None  # user source line, recorded under detect_anomaly
 
     def __init__(self, fn: type[Function]) -> None:
         self.fn = fn
-        self.parents: tuple = ()
-        self.needs_input_grad: tuple[bool, ...] = ()
-        self.saved: tuple | None = ()
-        self.out: Tensor | None = None  # set by the engine only while building a grad graph
-        self.source: str | None = None  # user source line, recorded under detect_anomaly
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep ``values`` (arrays or scalars) for the backward rule."""

@@ -14,14 +14,18 @@ Every differentiable op returns a Tensor whose ``_ctx`` records the op and its i
            Sum  -> loss      loss.backward() walks these arrows in reverse
                              topological order, calling each op's backward rule
 
-``backward`` sorts the graph *iteratively* (no recursion limit), seeds the output's
-gradient with 1, and visits each node once, after every consumer of that node has
-added its contribution: gradients used more than once are summed, never overwritten.
+``backward`` seeds the output's gradient with 1 and visits each tensor once, after every
+op that used it has added its contribution (gradients used more than once are summed,
+never overwritten). The walk is a loop over a priority queue, never recursion: tensors
+are numbered as they are created, and an op's output is always newer than its inputs,
+so taking the newest waiting tensor first is a reverse topological order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +43,11 @@ class _State:
 
 
 _STATE = _State()
+
+#: Every Tensor gets the next number when it is created. An op's output is always created
+#: after its inputs, so visiting tensors from the highest number down is a valid reverse
+#: topological order: the backward walk needs no separate sort.
+_CREATION_ORDER = itertools.count()
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -126,7 +135,9 @@ class Tensor:
     Tensor([2., 4., 6.], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "__weakref__")
+    __slots__ = (
+        "data", "grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "_seq", "__weakref__"
+    )
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -135,6 +146,7 @@ class Tensor:
         self._ctx = None
         self._hooks: list | None = None
         self._retains_grad = False
+        self._seq = next(_CREATION_ORDER)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -149,6 +161,7 @@ class Tensor:
         t._ctx = ctx
         t._hooks = None
         t._retains_grad = False
+        t._seq = next(_CREATION_ORDER)
         return t
 
     # ----- basic properties -------------------------------------------------------------
@@ -439,32 +452,6 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
 # ----- the backward walk ------------------------------------------------------------------
 
 
-def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors reachable from ``roots`` that need a gradient, outputs before inputs.
-
-    Iterative depth-first search: a node is emitted after all its inputs (post-order);
-    reversing that list puts every tensor before the ops that produced its inputs.
-    """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots) if r.requires_grad]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
-        if t._ctx is not None:
-            for p in t._ctx.parents:
-                if isinstance(p, Tensor) and p.requires_grad and id(p) not in visited:
-                    stack.append((p, False))
-    order.reverse()
-    return order
-
-
 def _unbroadcast(g: Any, shape: tuple[int, ...], fn: type) -> Any:
     """Sum ``g`` over the dimensions broadcasting added, so it has ``shape``.
 
@@ -561,10 +548,15 @@ def _run_backward(
             )
     if retain_graph is None:
         retain_graph = create_graph
-    pending: dict[int, Any] = {}
+    pending: dict[int, Any] = {}  # id(tensor) -> its gradient so far
+    queue: list[tuple[int, Tensor]] = []  # tensors with a gradient, newest first (a heap)
     for r, g in zip(roots, grads, strict=True):
         g = _seed(r, g, create_graph)
-        pending[id(r)] = g if id(r) not in pending else pending[id(r)] + g
+        if id(r) in pending:
+            pending[id(r)] = pending[id(r)] + g
+        else:
+            pending[id(r)] = g
+            heapq.heappush(queue, (-r._seq, r))
     wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
     found: list[Any] = [None] * len(inputs) if inputs is not None else []
     shared: set[int] = set()  # ids of gradient arrays that another place may also hold
@@ -572,10 +564,11 @@ def _run_backward(
     prev_mode = _STATE.grad_enabled
     _STATE.grad_enabled = create_graph
     try:
-        for t in _toposort(roots):
-            g = pending.pop(id(t), None)
-            if g is None:
-                continue
+        while queue:
+            # The newest tensor still waiting: everything made from it has been visited,
+            # so its gradient is complete.
+            t = heapq.heappop(queue)[1]
+            g = pending.pop(id(t))
             if t._hooks:
                 for hook in t._hooks:
                     out = hook(g if isinstance(g, Tensor) else Tensor._make(g, None))
@@ -623,6 +616,7 @@ def _run_backward(
                     pending[id(p)] = prev + pg  # a new array: nobody else holds it
                     continue
                 pending[id(p)] = pg
+                heapq.heappush(queue, (-p._seq, p))
                 if p._ctx is None and not create_graph and (  # a leaf: .grad may keep pg
                     pg is g or pg.base is not None or any(pg is s for s in ctx.saved or ())
                 ):
