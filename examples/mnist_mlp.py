@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import math
 
-import numpy as np
-
 import tinygrad_mlp as tg
 import tinygrad_mlp.nn.functional as F
 from tinygrad_mlp import nn, optim

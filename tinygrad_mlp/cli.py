@@ -180,8 +180,9 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     import inspect
 
     try:
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         params = [p for p in inspect.signature(fn).parameters.values()
-                  if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+                  if p.default is p.empty and p.kind in positional]
     except (TypeError, ValueError):
         params = [None]
     rng = np.random.default_rng(args.seed)

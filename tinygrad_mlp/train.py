@@ -148,7 +148,8 @@ def predict_batches(model: nn.Module, x: np.ndarray, batch_size: int = 1000) -> 
     model.eval()
     try:
         with tg.no_grad():
-            outs = [model(tg.Tensor(x[i : i + batch_size])).data for i in range(0, len(x), batch_size)]
+            outs = [model(tg.Tensor(x[i : i + batch_size])).data
+                    for i in range(0, len(x), batch_size)]
     finally:
         model.train(was_training)
     return np.concatenate(outs) if outs else np.zeros((0, 10), np.float32)
