@@ -341,6 +341,15 @@ def test_cli_gradcheck_pass_fail_and_usage(tmp_path):
     assert usage.returncode == 2 and "missing" in usage.stderr
 
 
+def test_cli_train_plot_writes_curves(tmp_path, data_dir):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "curves.png"
+    r = run_cli("train", "--data", str(data_dir), "--hidden", "8", "--epochs", "2",
+                "--out", str(tmp_path / "m.npz"), "--plot", str(png), home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_cli_graph_draws_one_training_step(tmp_path):
     r = run_cli("graph", "--out", str(tmp_path / "step.dot"), home=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -106,6 +106,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.exists():
         raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+    if args.plot:  # find out before training, not after
+        from tinygrad_mlp import plots
+
+        if not plots.matplotlib_available():
+            raise UsageError("--plot needs matplotlib: pip install 'tinygrad_mlp[plot]'")
     data = _load_data(args.data)
     if args.limit:
         x, y, xt, yt = data
@@ -123,8 +128,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"test accuracy {100 * final:.2f}% after {time.perf_counter() - start:.1f}s; "
           f"saved {out}")
     if args.plot:
-        from tinygrad_mlp import plots
-
         plots.training_curves(history, args.plot)
         print(f"saved {args.plot}")
     return 0
