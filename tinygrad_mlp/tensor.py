@@ -487,7 +487,7 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
                 f"grad can be implicitly created only for single-element outputs; "
                 f"this output has shape {root.shape}: pass backward(grad) of that shape"
             )
-        g = np.ones(root.shape, dtype=root.dtype)
+        g = np.array(1, dtype=root.dtype).reshape(root.shape)  # cheaper than np.ones
     else:
         g = grad.data if isinstance(grad, Tensor) and not create_graph else grad
         if not isinstance(g, Tensor):
