@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mlp import tensor as _tensor
-from tinygrad_mlp.tensor import Tensor
+from tinygrad_mlp.tensor import _STATE, Tensor
 
 
 class Context:
@@ -72,6 +72,16 @@ def _as_graph_value(value: Any, known: dict[int, Tensor]) -> Any:
     if id(value) in known:
         return known[id(value)]
     return Tensor(value) if isinstance(value, np.ndarray) else value
+
+
+def _shares_an_array(arrays: list) -> bool:
+    """Is one array object passed twice (cheap checks for the usual two or three inputs)?"""
+    if len(arrays) == 2:
+        return arrays[0] is arrays[1]
+    if len(arrays) == 3:
+        a, b, c = arrays
+        return a is b or a is c or b is c
+    return len(set(map(id, arrays))) < len(arrays)
 
 
 def _unalias(ctx: Context, args: tuple, arrays: list) -> list:
@@ -139,14 +149,11 @@ class Function:
             else:
                 arrays.append(a if isinstance(a, (int, float, np.ndarray)) else Tensor(a).data)
                 needs.append(False)
-        record = _tensor._STATE.grad_enabled and True in needs
-        n = len(arrays)
-        if record and n > 1 and (
-            arrays[0] is arrays[1] if n == 2 else len(set(map(id, arrays))) < n
-        ):
+        record = _STATE.grad_enabled and True in needs
+        if record and len(arrays) > 1 and _shares_an_array(arrays):
             arrays = _unalias(ctx, args, arrays)
         out = cls.forward(ctx, *arrays, **kwargs)
-        if _tensor._STATE.anomaly:
+        if _STATE.anomaly:
             ctx.source = _tensor._user_source_line()
             _tensor._check_finite(out, ctx, "forward", arrays)
         if record:

@@ -52,7 +52,7 @@ def _check(name: str, analytical: np.ndarray, numerical: np.ndarray, atol: float
         idx = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.ndim else ()
         raise GradcheckError(
             f"gradient mismatch for {name}, element {tuple(int(i) for i in idx)}: "
-            f"analytical {analytical[idx]!r}, numerical {numerical[idx]!r} "
+            f"analytical {float(analytical[idx]):.10g}, numerical {float(numerical[idx]):.10g} "
             f"(tolerance atol={atol} + rtol={rtol}·|numerical|; "
             f"{int((excess > 0).sum())} of {excess.size} elements disagree)"
         )
