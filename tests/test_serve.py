@@ -202,8 +202,8 @@ def test_canvas_sized_drawing_flat_and_2d(server):
     ys, xs = np.nonzero(centred > 0.1)
     assert ys.max() - ys.min() <= 20 and xs.max() - xs.min() <= 20  # scaled into 20x20
     mass = centred.sum()
-    assert abs(centred.sum(axis=1) @ np.arange(28) / mass - 13.5) <= 1  # centred by mass
-    assert abs(centred.sum(axis=0) @ np.arange(28) / mass - 13.5) <= 1
+    assert abs(centred.sum(axis=1) @ np.arange(28) / mass - 14.0) <= 0.5  # centred by mass
+    assert abs(centred.sum(axis=0) @ np.arange(28) / mass - 14.0) <= 0.5
 
 
 def test_png(server):

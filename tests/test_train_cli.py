@@ -193,7 +193,7 @@ def test_to_mnist_inverts_crops_scales_and_centres():
         mass = out.sum()
         cy = out.sum(axis=1) @ np.arange(28) / mass
         cx = out.sum(axis=0) @ np.arange(28) / mass
-        assert abs(cy - 13.5) <= 0.75 and abs(cx - 13.5) <= 0.75
+        assert abs(cy - 14.0) <= 0.5 and abs(cx - 14.0) <= 0.5  # as MNIST: mass at (14, 14)
         assert out[0].max() == 0 and out[:, 0].max() == 0  # background black
     assert np.allclose(out_light, out_dark, atol=1e-5)
 
@@ -366,3 +366,15 @@ def test_one_epoch_on_real_mnist_reaches_92_percent():
     cfg = T.Config(hidden=(64,), epochs=1, batch_size=64, lr=3e-3, seed=0)
     model, history = T.train(cfg, data, log=None, progress=False)
     assert history[-1]["test_accuracy"] >= 0.92
+
+
+@pytest.mark.skipif(not REAL_MNIST, reason="set TINYGRAD_MLP_DATA to the MNIST folder")
+def test_to_mnist_reproduces_real_mnist_digits():
+    """MNIST digits are already prepared; preparing them again must change almost nothing."""
+    from tinygrad_mlp.data import load_mnist
+
+    _, _, x_test, _ = load_mnist(REAL_MNIST, download=False)
+    digits = x_test[:300].reshape(-1, 28, 28)
+    again = np.stack([preprocess.to_mnist(d) for d in digits])
+    assert np.abs(again - digits).mean() < 0.005  # off by one pixel would be ~0.05
+    assert np.mean([np.array_equal(a, d) for a, d in zip(again, digits, strict=True)]) > 0.5

@@ -130,7 +130,7 @@ def to_mnist(img: np.ndarray, source: str = "image") -> np.ndarray:
     mass = out.sum()
     cy = (out.sum(axis=1) @ np.arange(28)) / mass
     cx = (out.sum(axis=0) @ np.arange(28)) / mass
-    return shift(out, int(round(13.5 - cy)), int(round(13.5 - cx)))
+    return shift(out, int(round(14.0 - cy)), int(round(14.0 - cx)))  # MNIST: mass at (14, 14)
 
 
 def _border(a: np.ndarray) -> np.ndarray:
