@@ -108,9 +108,9 @@ TRAIN_SPECS: dict[str, Spec] = {
                    256, 8, "784-512-256-10 ReLU, cross-entropy, Adam, batch 256"),
 }
 ALL_CONFIGS = ("A", "B", "C", "C-adam", "D", "E")
-ALL_CONTENDERS = ("tinygrad_mlp", "numpy", "torch", "mygrad")
-LABELS = {"tinygrad_mlp": "tinygrad_mlp", "numpy": "numpy (floor)", "torch": "torch",
-          "mygrad": "mygrad"}
+ALL_CONTENDERS = ("tinygrad_mlp", "tinygrad_mlp_jit", "numpy", "torch", "mygrad")
+LABELS = {"tinygrad_mlp": "tinygrad_mlp", "tinygrad_mlp_jit": "tinygrad_mlp (tg.jit)",
+          "numpy": "numpy (floor)", "torch": "torch", "mygrad": "mygrad"}
 NUM_CLASSES = 10
 
 
@@ -153,7 +153,7 @@ def contender_available(key: str) -> str | None:
             import torch  # noqa: F401
         elif key == "mygrad":
             import mygrad  # noqa: F401
-        elif key == "tinygrad_mlp":
+        elif key.startswith("tinygrad_mlp"):
             import tinygrad_mlp.nn.functional  # noqa: F401
             from tinygrad_mlp import nn, optim  # noqa: F401
     except ImportError as e:
@@ -161,7 +161,7 @@ def contender_available(key: str) -> str | None:
     return None
 
 
-def make_tinygrad(spec: Spec, weights) -> tuple[StepFn, Callable[[Any], float]]:
+def make_tinygrad(spec: Spec, weights, jit: bool = False) -> tuple[StepFn, Callable[[Any], float]]:
     import tinygrad_mlp as tg
     import tinygrad_mlp.nn.functional as F
     from tinygrad_mlp import nn, optim
@@ -192,6 +192,16 @@ def make_tinygrad(spec: Spec, weights) -> tuple[StepFn, Callable[[Any], float]]:
         loss.backward()
         opt.step()
         return loss
+
+    if jit:  # the same loss, traced once and replayed from the tape
+        traced = tg.jit(lambda x, t: F.quadratic_loss(model(x), t) if quadratic
+                        else F.cross_entropy(model(x), t))
+
+        def step(x, y, onehot):  # noqa: F811
+            opt.zero_grad()
+            loss = traced(x, onehot if quadratic else y)
+            opt.step()
+            return loss
 
     step.model, step.optimizer = model, opt  # type: ignore[attr-defined]
     return step, lambda loss: float(loss.item())
@@ -285,8 +295,9 @@ def make_mygrad(spec: Spec, weights) -> tuple[StepFn, Callable[[Any], float]]:
     return step, lambda loss: float(loss.item())
 
 
-FACTORIES = {"tinygrad_mlp": make_tinygrad, "numpy": make_numpy, "torch": make_torch,
-             "mygrad": make_mygrad}
+FACTORIES = {"tinygrad_mlp": make_tinygrad,
+             "tinygrad_mlp_jit": lambda spec, weights: make_tinygrad(spec, weights, jit=True),
+             "numpy": make_numpy, "torch": make_torch, "mygrad": make_mygrad}
 
 
 # ----- statistics ---------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_quick_run_writes_table_and_json(bench_run):
     assert report["environment"]["thread_env"]["OPENBLAS_NUM_THREADS"] == "1"
     for config in ("A", "B", "C", "C-adam"):
         res = report["configs"][config]["results"]
-        assert set(res) == {"tinygrad_mlp", "numpy"}
+        assert set(res) == {"tinygrad_mlp", "tinygrad_mlp_jit", "numpy"}
         for r in res.values():
             assert r["steps"] == 4 and r["median_ms"] > 0 and r["samples_per_s"] > 0
         assert res["numpy"]["vs_numpy"] == pytest.approx(1.0)

@@ -11,6 +11,7 @@
 from tinygrad_mlp.tensor import Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad  # noqa: I001  (first: ops need Tensor)
 from tinygrad_mlp.function import Context, Function
 from tinygrad_mlp.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from tinygrad_mlp.jit import JitError, jit
 from tinygrad_mlp.ops import (
     abs,
     add,
@@ -59,6 +60,7 @@ __all__ = [
     "Context",
     "Function",
     "GradcheckError",
+    "JitError",
     "Tensor",
     "abs",
     "add",
@@ -74,6 +76,7 @@ __all__ = [
     "exp",
     "flatten",
     "grad",
+    "jit",
     "gradcheck",
     "gradgradcheck",
     "is_grad_enabled",

@@ -159,5 +159,7 @@ class Function:
         if record:
             ctx.parents = args
             ctx.needs_input_grad = tuple(needs)
-            return Tensor._make(out, ctx)
-        return Tensor._make(out, None)
+        result = Tensor._make(out, ctx if record else None)
+        if _STATE.tape is not None:  # tg.jit is tracing
+            _STATE.tape.append((cls, args, kwargs, result))
+        return result

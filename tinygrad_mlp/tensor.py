@@ -40,6 +40,7 @@ class _State:
     grad_enabled = True
     anomaly = False
     tracer: Callable[[dict], None] | None = None
+    tape: list | None = None  # while tg.jit traces: every op call, in order
 
 
 _STATE = _State()

@@ -1,0 +1,208 @@
+"""Record one forward pass as a tape, then replay forward and backward from the tape.
+
+At batch 10 a training step of a small MLP costs more in Python bookkeeping (building
+Tensors and Contexts, calling modules, walking the graph) than in arithmetic. ``jit``
+traces the loss function once, keeps the list of ops it ran (the tape), and on later
+calls runs each op's ``forward`` and ``backward`` straight from that list: the same
+numpy work in the same order, without rebuilding the graph.
+
+Replaying a tape is only right when the function does the same ops every call and all
+that varies between calls flows in through its Tensor arguments. ``jit`` checks what it
+can: an array or Tensor that appears in the tape but was made during tracing (a
+dropout mask, targets built from the inputs with numpy, ``np.arange`` indices) is
+refused with an explanation, since replaying it would freeze it. Plain Python numbers
+computed from the inputs' values cannot be seen and would be frozen: keep such
+arithmetic in tinygrad ops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mlp import tensor as _tensor
+from tinygrad_mlp.function import Context
+from tinygrad_mlp.tensor import _STATE, Tensor
+
+_CONST, _SLOT = 0, 1  # how a tape entry finds an argument: a fixed value, or slots[i]
+
+
+class JitError(ValueError):
+    """The function cannot be replayed from a tape; the message says why."""
+
+
+class _Tape:
+    """The ops of one traced call, with each argument resolved to a slot or a constant."""
+
+    def __init__(self, entries: list, inputs: list[Tensor], loss: Tensor) -> None:
+        slot_of: dict[int, int] = {id(t.data): i for i, t in enumerate(inputs)}
+        tensor_slot: dict[int, int] = {id(t): i for i, t in enumerate(inputs)}
+        self.n_inputs = len(inputs)
+        self.leaves: list[Tensor] = []  # tensors from outside (parameters): read each call
+        self.leaf_slots: list[int] = []
+        self.ops: list[tuple] = []  # (cls, ctx, args, kwargs, kwargs from slots, out, promote)
+        self.backward_ops: list[tuple] = []  # (cls, ctx, out, ((arg position, slot), ...))
+        n_slots = len(inputs)
+        start = min(t._seq for t in inputs) if inputs else loss._seq
+
+        def arg(a: Any, where: str) -> tuple[int, Any]:
+            nonlocal n_slots
+            if isinstance(a, Tensor):
+                if id(a) in tensor_slot:
+                    return _SLOT, tensor_slot[id(a)]
+                if a._seq > start or a._ctx is not None:
+                    raise JitError(f"{where}: a Tensor made during tracing outside tinygrad "
+                                   "ops; pass it as an argument instead")
+                if a._hooks:
+                    raise JitError(f"{where}: a tensor with hooks; jit does not run hooks")
+                tensor_slot[id(a)] = n_slots
+                self.leaves.append(a)
+                self.leaf_slots.append(n_slots)
+                n_slots += 1
+                return _SLOT, tensor_slot[id(a)]
+            return _kwarg(a, slot_of, where)
+
+        for cls, args, kwargs, out in entries:
+            where = f"{cls.__name__} (op {len(self.ops) + 1} of the trace)"
+            specs = tuple(arg(a, where) for a in args)
+            kw = {k: _kwarg(v, slot_of, where) for k, v in kwargs.items()}
+            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            promote = cls.promote_int and any(
+                isinstance(a, Tensor) and a.dtype.kind in "biu" for a in args
+            )
+            tensor_slot[id(out)] = n_slots
+            ctx = Context(cls)  # reused by every replay: forward refills it, backward reads it
+            ctx.needs_input_grad = needs
+            fixed = {k: v for k, (kind, v) in kw.items() if kind == _CONST}
+            from_slots = tuple((k, v) for k, (kind, v) in kw.items() if kind == _SLOT)
+            self.ops.append((cls, ctx, specs, fixed, from_slots, n_slots, promote))
+            targets = tuple((k, spec[1]) for k, (spec, need) in enumerate(zip(specs, needs,
+                                                                              strict=True))
+                            if need)
+            if targets:  # ops that pass a gradient on, newest first
+                self.backward_ops.insert(0, (cls, ctx, n_slots, targets))
+            n_slots += 1
+        if id(loss) not in tensor_slot or tensor_slot[id(loss)] < self.n_inputs:
+            raise JitError("the function must return a Tensor computed by tinygrad ops")
+        self.loss_slot = tensor_slot[id(loss)]
+        self.seed = np.ones_like(loss.data)  # d(loss)/d(loss); rules never write into it
+        self.n_slots = n_slots
+
+    def run(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """Forward and backward for new input arrays; gradients go into the leaves' .grad."""
+        slots: list[Any] = [None] * self.n_slots
+        slots[: self.n_inputs] = arrays
+        for i, leaf in zip(self.leaf_slots, self.leaves, strict=True):
+            slots[i] = leaf.data
+        for cls, ctx, specs, kwargs, from_slots, out, promote in self.ops:
+            if from_slots:
+                kwargs = {**kwargs, **{k: slots[i] for k, i in from_slots}}
+            args = [slots[i] if kind == _SLOT else i for kind, i in specs]
+            if promote:  # as Function.apply: integer inputs to math ops become float32
+                args = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind
+                        in "biu" else a for a in args]
+            y = cls.forward(ctx, *args, **kwargs)
+            slots[out] = y if type(y) is np.ndarray else np.asarray(y)
+        loss = slots[self.loss_slot]
+        grads: list[Any] = [None] * self.n_slots
+        grads[self.loss_slot] = self.seed
+        shared: set[int] = set()
+        for cls, ctx, out, targets in self.backward_ops:
+            g = grads[out]
+            if g is None:
+                continue
+            in_grads = cls.backward(ctx, g)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            for k, i in targets:
+                pg = in_grads[k]
+                if pg is None:
+                    continue
+                data = slots[i]
+                if type(pg) is not np.ndarray or pg.shape != data.shape or pg.dtype != data.dtype:
+                    pg = _tensor._conform(pg, data, cls, False)
+                if grads[i] is None:
+                    grads[i] = pg
+                    if pg is g or pg.base is not None:
+                        shared.add(id(pg))
+                else:
+                    grads[i] = grads[i] + pg
+        for i, leaf in zip(self.leaf_slots, self.leaves, strict=True):
+            if grads[i] is not None and leaf.requires_grad:
+                _tensor._accumulate(leaf, grads[i], id(grads[i]) in shared)
+        return loss
+
+
+def _kwarg(value: Any, slot_of: dict[int, int], where: str) -> tuple[int, Any]:
+    """(_SLOT, i) for an array that is input i's data, else (_CONST, value)."""
+    if isinstance(value, np.ndarray):
+        if id(value) in slot_of:
+            return _SLOT, slot_of[id(value)]
+        raise JitError(f"{where}: an array made during tracing (e.g. a dropout mask, targets "
+                       "or indices built with numpy); it would be frozen. Pass it as an "
+                       "argument, or compute it with tinygrad ops")
+    if isinstance(value, (tuple, list)) and any(isinstance(v, np.ndarray) for v in value):
+        raise JitError(f"{where}: an index or option holding arrays made during tracing; "
+                       "it would be frozen")
+    return _CONST, value
+
+
+class jit:  # noqa: N801  (used like a function: tg.jit(loss_fn))
+    """Compile ``loss_fn(*tensors) -> scalar Tensor`` into a step that returns the loss
+    and accumulates gradients into every parameter's ``.grad`` (as ``loss.backward()``).
+
+    The first call for each combination of input shapes and dtypes traces ``loss_fn``
+    normally; later calls replay the recorded tape. See the module docstring for what
+    may vary between calls.
+
+    >>> import numpy as np, tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> model = nn.Sequential(nn.Linear(4, 3), nn.Sigmoid(), nn.Linear(3, 2))
+    >>> step = tg.jit(lambda x, y: F.cross_entropy(model(x), y))
+    >>> loss = step(np.ones((5, 4), np.float32), np.array([0, 1, 0, 1, 1]))
+    >>> model[0].weight.grad.shape
+    (3, 4)
+    """
+
+    def __init__(self, loss_fn: Callable[..., Tensor]) -> None:
+        self.loss_fn = loss_fn
+        self.tapes: dict[tuple, _Tape] = {}
+
+    def __call__(self, *inputs: Any) -> Tensor:
+        arrays = []
+        for i, x in enumerate(inputs):
+            if isinstance(x, Tensor):
+                if x.requires_grad:
+                    raise JitError(f"input {i} requires grad: jit differentiates with respect "
+                                   "to the parameters the function uses, not its inputs")
+                x = x.data
+            arrays.append(x if type(x) is np.ndarray else np.asarray(x))
+        if _STATE.anomaly or _STATE.tracer is not None or not _STATE.grad_enabled:
+            return self._trace(arrays, keep=False)  # debugging tools see the real graph
+        key = tuple([(a.shape, a.dtype) for a in arrays])
+        tape = self.tapes.get(key)
+        if tape is None:
+            return self._trace(arrays, keep=True)
+        return Tensor._make(tape.run(arrays), None)
+
+    def _trace(self, arrays: list[np.ndarray], keep: bool) -> Tensor:
+        """Run ``loss_fn`` eagerly (recording the tape when ``keep``), then backward."""
+        inputs = [Tensor._make(a, None) for a in arrays]
+        entries: list = []
+        prev, _STATE.tape = _STATE.tape, (entries if keep else None)
+        try:
+            loss = self.loss_fn(*inputs)
+        finally:
+            _STATE.tape = prev
+        if not isinstance(loss, Tensor) or loss.size != 1:
+            raise JitError("the function must return a single-element Tensor (the loss)")
+        if keep:
+            tape = _Tape(entries, inputs, loss)
+        if loss.requires_grad:
+            loss.backward()
+        if keep:
+            self.tapes[tuple([(a.shape, a.dtype) for a in arrays])] = tape
+        return loss.detach()
