@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_train_cli import data_dir  # noqa: F401  (the synthetic MNIST fixture)
-
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -19,13 +17,13 @@ def load(name: str):
     return module
 
 
-def test_mnist_mlp_example_learns(data_dir, capsys):  # noqa: F811
+def test_mnist_mlp_example_learns(data_dir, capsys):
     acc = load("mnist_mlp").main(["--data", str(data_dir), "--epochs", "2", "--hidden", "32"])
     assert acc > 0.8
     assert "epoch 2" in capsys.readouterr().out
 
 
-def test_nielsen_example_learns(data_dir, capsys):  # noqa: F811
+def test_nielsen_example_learns(data_dir, capsys):
     acc = load("nielsen_network").main(["--data", str(data_dir), "--epochs", "2"])
     assert acc > 0.5  # chance is 0.1; a 600-image set in 2 epochs of N(0,1)-initialised SGD
     assert "Epoch 1:" in capsys.readouterr().out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import struct
 import subprocess
 import sys
 import textwrap
@@ -12,41 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import synthetic_digits
 
 import tinygrad_mlp as tg
 from tinygrad_mlp import preprocess
 from tinygrad_mlp import train as T
 
 REAL_MNIST = os.environ.get("TINYGRAD_MLP_DATA")
-
-
-def _write_idx(path: Path, arr: np.ndarray) -> None:
-    header = struct.pack(">HBB", 0, 8, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + arr.astype(np.uint8).tobytes())
-
-
-def _synthetic_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Images where digit d is a bright bar at row 2 + 2d: trivially learnable."""
-    y = rng.integers(0, 10, n)
-    x = rng.integers(0, 40, (n, 28, 28))
-    for i, d in enumerate(y):
-        x[i, 2 + 2 * d : 4 + 2 * d, 4:24] = 255
-    return x.astype(np.uint8), y.astype(np.uint8)
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """A tiny MNIST-format data set (real IDX files) that a small MLP learns in seconds."""
-    root = tmp_path_factory.mktemp("mnist")
-    rng = np.random.default_rng(0)
-    x, y = _synthetic_digits(600, rng)
-    xt, yt = _synthetic_digits(200, rng)
-    _write_idx(root / "train-images-idx3-ubyte.gz", x)
-    _write_idx(root / "train-labels-idx1-ubyte.gz", y)
-    _write_idx(root / "t10k-images-idx3-ubyte.gz", xt)
-    _write_idx(root / "t10k-labels-idx1-ubyte.gz", yt)
-    return root
 
 
 def run_cli(*args: str, cwd: Path | None = None, home: Path | None = None):
@@ -68,8 +39,8 @@ def _tiny_config(**kw) -> T.Config:
 
 def _tiny_data(n=400, nt=100):
     rng = np.random.default_rng(1)
-    x, y = _synthetic_digits(n, rng)
-    xt, yt = _synthetic_digits(nt, rng)
+    x, y = synthetic_digits(n, rng)
+    xt, yt = synthetic_digits(nt, rng)
     f = lambda a: (a.reshape(len(a), 784) / 255).astype(np.float32)  # noqa: E731
     return f(x), y.astype(np.int64), f(xt), yt.astype(np.int64)
 
@@ -244,7 +215,7 @@ def test_cli_train_evaluate_predict(tmp_path, data_dir):
     assert r.returncode == 0, r.stderr
 
     rng = np.random.default_rng(5)
-    x, y = _synthetic_digits(3, rng)
+    x, y = synthetic_digits(3, rng)
     paths = []
     for i in range(3):
         p = tmp_path / f"digit{i}.npy"
