@@ -89,17 +89,18 @@ class _Tape:
         self.loss_slot = tensor_slot[id(loss)]
         self.seed = np.ones_like(loss.data)  # d(loss)/d(loss); rules never write into it
         self.n_slots = n_slots
+        self.leaf_pairs = list(zip(self.leaf_slots, self.leaves, strict=True))
 
     def run(self, arrays: list[np.ndarray]) -> np.ndarray:
         """Forward and backward for new input arrays; gradients go into the leaves' .grad."""
         slots: list[Any] = [None] * self.n_slots
         slots[: self.n_inputs] = arrays
-        for i, leaf in zip(self.leaf_slots, self.leaves, strict=True):
+        for i, leaf in self.leaf_pairs:
             slots[i] = leaf.data
         for cls, ctx, specs, kwargs, from_slots, out, promote in self.ops:
             if from_slots:
                 kwargs = {**kwargs, **{k: slots[i] for k, i in from_slots}}
-            args = [slots[i] if kind == _SLOT else i for kind, i in specs]
+            args = [slots[i] if kind else i for kind, i in specs]  # kind: _SLOT (1) or _CONST
             if promote:  # as Function.apply: integer inputs to math ops become float32
                 args = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind
                         in "biu" else a for a in args]
@@ -129,7 +130,7 @@ class _Tape:
                         shared.add(id(pg))
                 else:
                     grads[i] = grads[i] + pg
-        for i, leaf in zip(self.leaf_slots, self.leaves, strict=True):
+        for i, leaf in self.leaf_pairs:
             if grads[i] is not None and leaf.requires_grad:
                 _tensor._accumulate(leaf, grads[i], id(grads[i]) in shared)
         return loss

@@ -312,6 +312,12 @@ class SGD(Optimizer):
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
         dampening, nesterov = group["dampening"], group["nesterov"]
+        if momentum == 0 and wd == 0:  # plain p -= lr·g: the common case, kept lean
+            for p in group["params"]:
+                grad = self._grad(p)
+                if grad is not None:
+                    p.data -= lr * grad  # in place; lr·g is the one temporary
+            return
         for p in group["params"]:
             grad = self._grad(p)
             if grad is None:

@@ -488,13 +488,16 @@ class SquaredError(Function):
     def forward(ctx, x, t, scale):
         d = x - t
         ctx.scale = scale
-        ctx.save_for_backward(x, t)
+        ctx.save_for_backward(x, t, d)
         return np.asarray(np.vdot(d, d) * scale, dtype=d.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        x, t = ctx.saved_tensors
-        gx = (x - t) * (g * (2 * ctx.scale))
+        x, t, d = ctx.saved_tensors
+        if isinstance(g, Tensor):  # create_graph: x − t rebuilt from the inputs' Tensors
+            gx = (x - t) * (g * (2 * ctx.scale))
+        else:
+            gx = d * (g * (2 * ctx.scale))
         return gx, (-gx if ctx.needs_input_grad[1] else None)
 
 
