@@ -142,10 +142,13 @@ class Function:
         for a in args:
             if isinstance(a, Tensor):
                 d = a.data
-                if cls.promote_int and d.dtype.kind in "biu":
-                    d = d.astype(np.float32)
+                if a.requires_grad:  # always floating point
+                    needs.append(True)
+                else:
+                    if cls.promote_int and d.dtype.kind in "biu":
+                        d = d.astype(np.float32)
+                    needs.append(False)
                 arrays.append(d)
-                needs.append(a.requires_grad)
             else:
                 arrays.append(a if isinstance(a, (int, float, np.ndarray)) else Tensor(a).data)
                 needs.append(False)
