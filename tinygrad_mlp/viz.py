@@ -869,24 +869,6 @@ class trace:
 # ----- one training step of the seed's network, for `tinygrad-mlp graph` ---------------------
 
 
-def _plain_mlp_step(rng: np.random.Generator, batch_size: int) -> Tensor:
-    """Loss of a 784-512-10 sigmoid MLP made of plain Tensors (no ``nn`` needed)."""
-    from tinygrad_mlp import ops
-
-    def param(shape: tuple[int, ...], fan_in: int, label: str) -> Tensor:
-        bound = 1 / np.sqrt(fan_in)
-        t = Tensor(rng.uniform(-bound, bound, shape).astype(np.float32), requires_grad=True)
-        return name(t, label)
-
-    w1, b1 = param((512, 784), 784, "0.weight"), param((512,), 784, "0.bias")
-    w2, b2 = param((10, 512), 512, "2.weight"), param((10,), 512, "2.bias")
-    x = name(Tensor(rng.random((batch_size, 784), dtype=np.float32)), "x")
-    target = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch_size)]
-    hidden = ops.linear(x, w1, b1).sigmoid()
-    logits = ops.linear(hidden, w2, b2)
-    return -(logits.log_softmax(axis=-1) * target).sum(axis=1).mean()
-
-
 def mlp_step_graph(model: Any = None, batch_size: int = 4, seed: int = 0) -> Tensor:
     """The loss of one training step of the seed's MLP, with its graph recorded.
 
@@ -897,9 +879,8 @@ def mlp_step_graph(model: Any = None, batch_size: int = 4, seed: int = 0) -> Ten
     ----------
     model : nn.Module, optional
         The network (e.g. from a checkpoint). Default: a new 784-512-10 MLP with a
-        sigmoid hidden layer and logits out (the default preset), built with ``nn`` or,
-        if ``nn`` cannot be imported, with plain Tensors. A model whose last layer is a
-        Sigmoid is scored with the quadratic cost, otherwise with cross-entropy.
+        sigmoid hidden layer and logits out (the default preset). A model whose last
+        layer is a Sigmoid is scored with the quadratic cost, otherwise with cross-entropy.
     batch_size : int, default 4
     seed : int, default 0
         Seeds the inputs, labels and (default model) the weights.
@@ -914,15 +895,13 @@ def mlp_step_graph(model: Any = None, batch_size: int = 4, seed: int = 0) -> Ten
     >>> loss.shape, loss.grad_fn
     ((), 'SoftmaxCrossEntropy')
     """
+    import tinygrad_mlp.nn.functional as F
+    from tinygrad_mlp import nn
+
     rng = np.random.default_rng(seed)
     if model is None:
-        try:
-            from tinygrad_mlp import nn
-
-            model = nn.Sequential(nn.Linear(784, 512, generator=rng), nn.Sigmoid(),
-                                  nn.Linear(512, 10, generator=rng))
-        except (ImportError, AttributeError, TypeError):
-            return _plain_mlp_step(rng, batch_size)
+        model = nn.Sequential(nn.Linear(784, 512, generator=rng), nn.Sigmoid(),
+                              nn.Linear(512, 10, generator=rng))
     for key, p in model.named_parameters():
         if _registered_name(p) is None:
             name(p, key)
@@ -934,8 +913,6 @@ def mlp_step_graph(model: Any = None, batch_size: int = 4, seed: int = 0) -> Ten
     x = name(Tensor(rng.random((batch_size, n_in)).astype(dtype)), "x")
     model.zero_grad()
     out = model(x)
-    import tinygrad_mlp.nn.functional as F
-
     labels = rng.integers(0, out.shape[-1], batch_size)
     if type(modules[-1]).__name__ == "Sigmoid":
         return F.quadratic_loss(out, np.eye(out.shape[-1], dtype=out.dtype)[labels])
