@@ -583,8 +583,7 @@ def _run_backward(
                 _accumulate(t, g, id(g) in shared)
             if ctx is None:
                 if tracer is not None:
-                    hooks = len(t._hooks) if t._hooks else 0
-                    tracer({"tensor": t, "op": None, "grad": g, "input_grads": (), "hooks": hooks})
+                    _report(tracer, t, None, g, ())
                 continue
             if create_graph:
                 ctx.out = t
@@ -601,9 +600,7 @@ def _run_backward(
                     "(None where there is no gradient)"
                 )
             if tracer is not None:
-                hooks = len(t._hooks) if t._hooks else 0
-                tracer({"tensor": t, "op": ctx.fn.__name__, "grad": g, "input_grads": in_grads,
-                        "hooks": hooks})
+                _report(tracer, t, ctx.fn.__name__, g, in_grads)
             for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad, strict=True):
                 if not need or pg is None:
                     continue
@@ -629,6 +626,13 @@ def _run_backward(
     if inputs is None:
         return None
     return [f if f is None or isinstance(f, Tensor) else Tensor._make(f, None) for f in found]
+
+
+def _report(tracer: Callable[[dict], None], t: Tensor, op: str | None, g: Any,
+            in_grads: tuple) -> None:
+    """Tell ``tg.trace`` about one visited node (op None for a leaf)."""
+    hooks = len(t._hooks) if t._hooks else 0
+    tracer({"tensor": t, "op": op, "grad": g, "input_grads": in_grads, "hooks": hooks})
 
 
 def _check_finite(value: Any, ctx: Any, phase: str, inputs: Any = None) -> None:
