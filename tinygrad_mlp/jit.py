@@ -18,6 +18,7 @@ arithmetic in tinygrad ops.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from tinygrad_mlp import tensor as _tensor
 from tinygrad_mlp.function import Context
 from tinygrad_mlp.tensor import _STATE, Tensor
 
-_CONST, _SLOT = 0, 1  # how a tape entry finds an argument: a fixed value, or slots[i]
+_CONST, _SLOT = 0, 1  # an option of an op: a fixed value, or an input array (slots[i])
 
 
 class JitError(ValueError):
@@ -42,27 +43,33 @@ class _Tape:
         self.n_inputs = len(inputs)
         self.leaves: list[Tensor] = []  # tensors from outside (parameters): read each call
         self.leaf_slots: list[int] = []
-        self.ops: list[tuple] = []  # (cls, ctx, args, kwargs, kwargs from slots, out, promote)
+        self.ops: list[tuple] = []  # (cls, ctx, get args, one arg?, kwargs, kwargs from slots,
+        #                             output slot, promote)
         self.backward_ops: list[tuple] = []  # (cls, ctx, out, ((arg position, slot), ...))
-        n_slots = len(inputs)
+        # Every value an op reads or makes has a slot: inputs, leaves and outputs are filled
+        # in on each call; constants sit in the template from the start.
+        template: list[Any] = [None] * len(inputs)
         start = min(t._seq for t in inputs) if inputs else loss._seq
 
-        def arg(a: Any, where: str) -> tuple[int, Any]:
-            nonlocal n_slots
+        def arg(a: Any, where: str) -> int:
             if isinstance(a, Tensor):
                 if id(a) in tensor_slot:
-                    return _SLOT, tensor_slot[id(a)]
+                    return tensor_slot[id(a)]
                 if a._seq > start or a._ctx is not None:
                     raise JitError(f"{where}: a Tensor made during tracing outside tinygrad "
                                    "ops; pass it as an argument instead")
                 if a._hooks:
                     raise JitError(f"{where}: a tensor with hooks; jit does not run hooks")
-                tensor_slot[id(a)] = n_slots
+                tensor_slot[id(a)] = len(template)
                 self.leaves.append(a)
-                self.leaf_slots.append(n_slots)
-                n_slots += 1
-                return _SLOT, tensor_slot[id(a)]
-            return _kwarg(a, slot_of, where)
+                self.leaf_slots.append(len(template))
+                template.append(None)
+                return tensor_slot[id(a)]
+            kind, value = _kwarg(a, slot_of, where)
+            if kind == _SLOT:
+                return value
+            template.append(value)
+            return len(template) - 1
 
         for cls, args, kwargs, out in entries:
             where = f"{cls.__name__} (op {len(self.ops) + 1} of the trace)"
@@ -72,42 +79,42 @@ class _Tape:
             promote = cls.promote_int and any(
                 isinstance(a, Tensor) and a.dtype.kind in "biu" for a in args
             )
-            tensor_slot[id(out)] = n_slots
+            out_slot = tensor_slot[id(out)] = len(template)
+            template.append(None)
             ctx = Context(cls)  # reused by every replay: forward refills it, backward reads it
             ctx.needs_input_grad = needs
             fixed = {k: v for k, (kind, v) in kw.items() if kind == _CONST}
             from_slots = tuple((k, v) for k, (kind, v) in kw.items() if kind == _SLOT)
-            self.ops.append((cls, ctx, specs, fixed, from_slots, n_slots, promote))
-            targets = tuple((k, spec[1]) for k, (spec, need) in enumerate(zip(specs, needs,
-                                                                              strict=True))
-                            if need)
+            get = itemgetter(*specs) if specs else (lambda slots: ())
+            self.ops.append((cls, ctx, get, len(specs) == 1, fixed, from_slots, out_slot, promote))
+            targets = tuple((k, slot) for k, (slot, need) in enumerate(zip(specs, needs,
+                                                                           strict=True)) if need)
             if targets:  # ops that pass a gradient on, newest first
-                self.backward_ops.insert(0, (cls, ctx, n_slots, targets))
-            n_slots += 1
+                self.backward_ops.insert(0, (cls, ctx, out_slot, targets))
         if id(loss) not in tensor_slot or tensor_slot[id(loss)] < self.n_inputs:
             raise JitError("the function must return a Tensor computed by tinygrad ops")
         self.loss_slot = tensor_slot[id(loss)]
         self.seed = np.ones_like(loss.data)  # d(loss)/d(loss); rules never write into it
-        self.n_slots = n_slots
+        self.template = template
         self.leaf_pairs = list(zip(self.leaf_slots, self.leaves, strict=True))
 
     def run(self, arrays: list[np.ndarray]) -> np.ndarray:
         """Forward and backward for new input arrays; gradients go into the leaves' .grad."""
-        slots: list[Any] = [None] * self.n_slots
+        slots = self.template.copy()
         slots[: self.n_inputs] = arrays
         for i, leaf in self.leaf_pairs:
             slots[i] = leaf.data
-        for cls, ctx, specs, kwargs, from_slots, out, promote in self.ops:
+        for cls, ctx, get, one, kwargs, from_slots, out, promote in self.ops:
             if from_slots:
                 kwargs = {**kwargs, **{k: slots[i] for k, i in from_slots}}
-            args = [slots[i] if kind else i for kind, i in specs]  # kind: _SLOT (1) or _CONST
+            args = (get(slots),) if one else get(slots)
             if promote:  # as Function.apply: integer inputs to math ops become float32
                 args = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind
                         in "biu" else a for a in args]
             y = cls.forward(ctx, *args, **kwargs)
             slots[out] = y if type(y) is np.ndarray else np.asarray(y)
         loss = slots[self.loss_slot]
-        grads: list[Any] = [None] * self.n_slots
+        grads: list[Any] = [None] * len(slots)
         grads[self.loss_slot] = self.seed
         shared: set[int] = set()
         for cls, ctx, out, targets in self.backward_ops:
