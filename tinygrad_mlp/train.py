@@ -9,6 +9,9 @@ The loop is the five steps of every backprop training run, written out::
         loss.backward()               # 4. backward: d(loss)/d(every parameter)
         optimizer.step()              # 5. move the parameters downhill
 
+Without dropout (the same ops every step) steps 2-4 are recorded once and replayed by
+``tg.jit``: the same numbers, less Python per step.
+
 Presets reproduce the classic networks; a checkpoint stores the architecture with the
 weights, so ``evaluate``/``predict``/``serve`` rebuild the model from the file alone.
 """
@@ -19,8 +22,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +57,6 @@ class Config:
     shift: int = 0  # augmentation: random shifts of up to this many pixels
     init: str = "pytorch"  # "pytorch" (torch.nn.Linear's) or "normal" (N(0, 1), Nielsen's)
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 PRESETS: dict[str, Config] = {
@@ -304,11 +306,3 @@ def config_from(preset: str, **overrides: Any) -> Config:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     changes = {k: (tuple(v) if k == "hidden" else v) for k, v in overrides.items() if v is not None}
     return replace(PRESETS[preset], **changes)
-
-
-def iter_sizes(values: Iterable[int]) -> tuple[int, ...]:
-    """Validated hidden-layer sizes."""
-    sizes = tuple(int(v) for v in values)
-    if any(s < 1 for s in sizes):
-        raise ValueError(f"hidden layer sizes must be positive, got {list(sizes)}")
-    return sizes
