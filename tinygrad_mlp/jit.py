@@ -12,7 +12,9 @@ can: an array or Tensor that appears in the tape but was made during tracing (a
 dropout mask, targets built from the inputs with numpy, ``np.arange`` indices) is
 refused with an explanation, since replaying it would freeze it. Plain Python numbers
 computed from the inputs' values cannot be seen and would be frozen: keep such
-arithmetic in tinygrad ops.
+arithmetic in tinygrad ops. The tape holds the parameter Tensors it saw: new values
+(optimizer steps, ``load_state_dict``, assigning ``p.data``) are picked up, but after
+swapping in new layers or parameter objects make a new ``jit``.
 """
 
 from __future__ import annotations
