@@ -140,8 +140,13 @@ class _Tape:
                 else:
                     grads[i] = grads[i] + pg
         for i, leaf in self.leaf_pairs:
-            if grads[i] is not None and leaf.requires_grad:
-                _tensor._accumulate(leaf, grads[i], id(grads[i]) in shared)
+            g = grads[i]
+            if g is None or not leaf.requires_grad:
+                continue
+            if leaf.grad is None and id(g) not in shared:  # the usual case after zero_grad
+                leaf.grad = Tensor._make(g, None)
+            else:
+                _tensor._accumulate(leaf, g, id(g) in shared)
         return loss
 
 

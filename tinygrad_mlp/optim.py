@@ -314,9 +314,12 @@ class SGD(Optimizer):
         dampening, nesterov = group["dampening"], group["nesterov"]
         if momentum == 0 and wd == 0:  # plain p -= lr·g: the common case, kept lean
             for p in group["params"]:
-                grad = self._grad(p)
-                if grad is not None:
-                    p.data -= lr * grad  # in place; lr·g is the one temporary
+                if p.grad is None:
+                    continue
+                grad, d = p.grad.data, p.data
+                if grad.shape != d.shape or grad.dtype != d.dtype:
+                    grad = self._grad(p)  # a clear error, or a cast
+                p.data -= lr * grad  # in place; lr·g is the one temporary
             return
         for p in group["params"]:
             grad = self._grad(p)
