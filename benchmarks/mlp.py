@@ -466,10 +466,8 @@ def _chain_numpy(n_ops: int) -> tuple[float, None]:
     return time.perf_counter() - t0, None
 
 
-def _chain_tinygrad(n_ops: int) -> tuple[float, float]:
-    import tinygrad_mlp as tg
-
-    x = tg.Tensor(np.ones(8, np.float32), requires_grad=True)
+def _chain(x: Any, n_ops: int) -> tuple[float, float]:
+    """Record n_ops elementwise ops on the leaf x, then backward: (record s, backward s)."""
     y = x
     t0 = time.perf_counter()
     for _ in range(n_ops // 2):
@@ -482,42 +480,24 @@ def _chain_tinygrad(n_ops: int) -> tuple[float, float]:
     t3 = time.perf_counter()
     assert x.grad is not None
     return t1 - t0, t3 - t2
+
+
+def _chain_tinygrad(n_ops: int) -> tuple[float, float]:
+    import tinygrad_mlp as tg
+
+    return _chain(tg.Tensor(np.ones(8, np.float32), requires_grad=True), n_ops)
 
 
 def _chain_torch(n_ops: int) -> tuple[float, float]:
     import torch
 
-    x = torch.ones(8, requires_grad=True)
-    y = x
-    t0 = time.perf_counter()
-    for _ in range(n_ops // 2):
-        y = y * 1.0001
-        y = y + 0.0001
-    t1 = time.perf_counter()
-    s = y.sum()
-    t2 = time.perf_counter()
-    s.backward()
-    t3 = time.perf_counter()
-    assert x.grad is not None
-    return t1 - t0, t3 - t2
+    return _chain(torch.ones(8, requires_grad=True), n_ops)
 
 
 def _chain_mygrad(n_ops: int) -> tuple[float, float]:
     import mygrad as mg
 
-    x = mg.tensor(np.ones(8, np.float32))
-    y = x
-    t0 = time.perf_counter()
-    for _ in range(n_ops // 2):
-        y = y * 1.0001
-        y = y + 0.0001
-    t1 = time.perf_counter()
-    s = y.sum()
-    t2 = time.perf_counter()
-    s.backward()
-    t3 = time.perf_counter()
-    assert x.grad is not None
-    return t1 - t0, t3 - t2
+    return _chain(mg.tensor(np.ones(8, np.float32)), n_ops)
 
 
 def run_graph_overhead(keys: Sequence[str], s: Settings,
