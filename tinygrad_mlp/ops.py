@@ -479,7 +479,6 @@ class Cast(Function):
         return g.astype(ctx.in_dtype)
 
 
-
 class Reshape(Function):
     """y = x viewed with a new shape;  dx = g reshaped back."""
 
