@@ -777,3 +777,13 @@ def test_tensor_basics():
         len(Tensor(1.0))
     u = Tensor(t)
     assert u.shape == t.shape and not u.requires_grad
+
+
+def test_pow_with_tensor_exponent_at_base_zero_follows_torch():
+    # da = b·a^(b-1) is 0 where b = 0; db = y·ln a is 0 where a = 0 and b >= 0 (no 0·inf NaN)
+    a = leaf([0.0, 0.0, 2.0, 0.0], np.float64)
+    b = leaf([2.0, 0.0, 0.5, 1.0], np.float64)
+    (a**b).sum().backward()
+    np.testing.assert_allclose(a.grad.data, [0.0, 0.0, 0.5 * 2.0**-0.5, 1.0])
+    np.testing.assert_allclose(b.grad.data, [0.0, 0.0, 2.0**0.5 * np.log(2.0), 0.0])
+    assert np.isfinite(a.grad.data).all() and np.isfinite(b.grad.data).all()

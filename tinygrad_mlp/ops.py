@@ -38,6 +38,19 @@ def _log(x: Any) -> Any:
     return x.log() if isinstance(x, Tensor) else np.log(x)
 
 
+def _values(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _zero_where(mask: Any, x: Any) -> Any:
+    """``x`` with zeros where ``mask`` holds (a constant), for rules' 0·∞ corner cases."""
+    if not np.any(mask):
+        return x
+    if isinstance(x, Tensor):
+        return Where.apply(Tensor(np.zeros((), x.dtype)), x, cond=np.asarray(mask))
+    return np.where(mask, np.zeros((), x.dtype), x)
+
+
 def _expand(x: Any, shape: tuple[int, ...]) -> Any:
     return Expand.apply(x, shape=shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
 
@@ -123,7 +136,11 @@ class Div(Function):
 
 
 class Pow(Function):
-    """y = a ** b;  da = g·b·a^(b-1), db = g·y·ln(a)."""
+    """y = a ** b;  da = g·b·a^(b-1), db = g·y·ln(a).
+
+    At a = 0, as PyTorch: da = 0 where b = 0 (b·a^(b-1) would be 0·∞), and db = 0 where
+    b ≥ 0 (y·ln a would be 0·(−∞)).
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -137,7 +154,14 @@ class Pow(Function):
         da, db = ctx.needs_input_grad
         if isinstance(b, (int, float)) and b == 0:  # a⁰ = 1: da = 0, also at a = 0 (0·0⁻¹)
             return g * 0, None
-        return (g * b * a ** (b - 1) if da else None), (g * y * _log(a) if db else None)
+        ga = gb = None
+        av, bv = _values(a), _values(b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if da:
+                ga = _zero_where((bv == 0) & (av == 0), g * b * a ** (b - 1))
+            if db:
+                gb = _zero_where((av == 0) & (bv >= 0), g * y * _log(a))
+        return ga, gb
 
 
 class MatMul(Function):
