@@ -787,3 +787,11 @@ def test_pow_with_tensor_exponent_at_base_zero_follows_torch():
     np.testing.assert_allclose(a.grad.data, [0.0, 0.0, 0.5 * 2.0**-0.5, 1.0])
     np.testing.assert_allclose(b.grad.data, [0.0, 0.0, 2.0**0.5 * np.log(2.0), 0.0])
     assert np.isfinite(a.grad.data).all() and np.isfinite(b.grad.data).all()
+
+
+def test_relu_of_nan_passes_the_gradient_on_as_torch():
+    x = leaf([np.nan, -1.0, 0.0, 2.0])
+    y = x.relu()
+    assert np.isnan(y.data[0])  # the NaN itself propagates forward
+    y.backward(np.array([3.0, 3.0, 3.0, 3.0]))
+    np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 0.0, 3.0])  # relu'(0) = 0

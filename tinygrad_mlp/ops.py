@@ -334,11 +334,11 @@ class Tanh(Function):
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dx = g·[x > 0]  (relu'(0) = 0, as PyTorch)."""
+    """y = max(x, 0);  dx = g·[not x ≤ 0]  (relu'(0) = 0, and a NaN passes g on, as PyTorch)."""
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x > 0)
+        ctx.save_for_backward(~(x <= 0))
         return np.maximum(x, 0)
 
     @staticmethod
