@@ -1,0 +1,23 @@
+"""Helpers that op rules share: each works on numpy arrays and on Tensors alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mlp.tensor import Tensor
+
+
+def _arr(x: Any) -> np.ndarray:
+    """``x`` as an ndarray (ufuncs return numpy scalars for 0-d inputs)."""
+    return x if type(x) is np.ndarray else np.asarray(x)
+
+def _exp(x: Any) -> Any:
+    return x.exp() if isinstance(x, Tensor) else np.exp(x)
+
+def _log(x: Any) -> Any:
+    return x.log() if isinstance(x, Tensor) else np.log(x)
+
+def _values(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x

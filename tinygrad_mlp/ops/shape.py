@@ -1,0 +1,171 @@
+"""Shape and indexing ops: cast, reshape, transpose, expand, indexing, cat, stack.
+
+Shape ops keep their input's dtype (``promote_int = False``): reshaping an integer
+tensor gives an integer tensor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mlp.function import Context, Function
+from tinygrad_mlp.tensor import Tensor
+
+
+def _expand(x: Any, shape: tuple[int, ...]) -> Any:
+    return Expand.apply(x, shape=shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
+
+def _getitem(x: Any, index: Any) -> Any:
+    return GetItem.apply(x, index=index) if isinstance(x, Tensor) else x[index]
+
+def _scatter(g: Any, shape: tuple[int, ...], index: Any) -> Any:
+    if isinstance(g, Tensor):
+        return ScatterAdd.apply(g, shape=shape, index=index)
+    return ScatterAdd.forward(Context(ScatterAdd), g, shape=shape, index=index)
+
+
+class Cast(Function):
+    """y = x as ``dtype``;  dx = g as x's dtype (the engine's gradient casts, create_graph)."""
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        if isinstance(g, Tensor):
+            return Cast.apply(g, dtype=ctx.in_dtype)
+        return g.astype(ctx.in_dtype)
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape;  dx = g reshaped back."""
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape)
+
+
+class Transpose(Function):
+    """y = x with axes permuted (None reverses them);  dx = g with the inverse permutation."""
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, x, axes=None):
+        ctx.inverse = tuple(int(i) for i in np.argsort(axes)) if axes is not None else None
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.transpose(*ctx.inverse) if ctx.inverse is not None else g.transpose()
+
+
+class Expand(Function):
+    """y = x broadcast to ``shape``;  dx = g (the engine sums it back to x's shape)."""
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def _is_advanced(index: Any) -> bool:
+    """Does ``index`` hold integer arrays (which may repeat positions)?"""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(
+        isinstance(p, list) or (isinstance(p, np.ndarray) and p.dtype.kind in "iu") for p in parts
+    )
+
+
+class GetItem(Function):
+    """y = x[index] (slices, integer arrays, boolean masks);  dx = g scattered into zeros."""
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.in_shape = x.shape
+        ctx.index = index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        return _scatter(g, ctx.in_shape, ctx.index)
+
+
+class ScatterAdd(Function):
+    """y = zeros(shape) with g added at ``index`` (repeats add up);  dg = dy[index].
+
+    The backward of indexing, and itself differentiable, so indexing has second derivatives.
+    """
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, g, shape, index):
+        ctx.index = index
+        out = np.zeros(shape, dtype=g.dtype)
+        if _is_advanced(index):
+            np.add.at(out, index, g)
+        else:
+            out[index] = g
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return _getitem(g, ctx.index)
+
+
+class Cat(Function):
+    """y = concatenate(xs, axis);  each dxᵢ = its slice of g."""
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        y = np.concatenate(xs, axis=axis)
+        ctx.axis = axis % y.ndim
+        ctx.bounds = np.cumsum([0] + [x.shape[ctx.axis] for x in xs])
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        before = (slice(None),) * ctx.axis
+        b = ctx.bounds
+        return tuple(g[before + (slice(b[i], b[i + 1]),)] for i in range(len(b) - 1))
+
+
+class Stack(Function):
+    """y = stack(xs, axis) (a new axis);  each dxᵢ = g[..., i, ...]."""
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        y = np.stack(xs, axis=axis)
+        ctx.axis = axis % y.ndim
+        ctx.count = len(xs)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        before = (slice(None),) * ctx.axis
+        return tuple(g[before + (i,)] for i in range(ctx.count))
