@@ -137,7 +137,8 @@ class Tensor:
     """
 
     __slots__ = (
-        "data", "grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "_seq", "__weakref__"
+        "data", "grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "_seq", "_vc",
+        "_tangent", "__weakref__",
     )
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
 
@@ -148,6 +149,8 @@ class Tensor:
         self._hooks: list | None = None
         self._retains_grad = False
         self._seq = next(_CREATION_ORDER)
+        self._vc: list[int] | None = None  # version counter, shared with detach()ed views
+        self._tangent = None  # forward mode (tg.func.jvp): d(self) along the tangent
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -163,6 +166,8 @@ class Tensor:
         t._hooks = None
         t._retains_grad = False
         t._seq = next(_CREATION_ORDER)
+        t._vc = None
+        t._tangent = None
         return t
 
     # ----- basic properties -------------------------------------------------------------
@@ -175,6 +180,17 @@ class Tensor:
         lambda self: self._ctx.fn.__name__ if self._ctx is not None else None,
         doc="Name of the op that produced this tensor (None for leaves).",
     )
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's values were changed in place (as torch's)."""
+        return 0 if self._vc is None else self._vc[0]
+
+    def _bump_version(self) -> None:
+        """Record an in-place change of ``self.data`` (call after modifying it)."""
+        if self._vc is None:
+            self._vc = [0]
+        self._vc[0] += 1
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
