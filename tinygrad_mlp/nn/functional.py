@@ -235,8 +235,9 @@ class SoftmaxCrossEntropy(Function):
     Forward, for logits x of shape (N, C), z = x − max x:
     ``log p = z − ln Σ e^z`` and ``loss_n = −log p[n, t_n]`` (indices, passed as the
     ``indices=`` option) or ``−Σ_c q[n, c]·log p[n, c]`` (probabilities q, the second
-    input). Backward: ``dx = (softmax(x) − q)·g / N`` (q one-hot for indices) and, for a
-    probability target, ``dq = −log p·g / N``. Under ``create_graph`` the rule is
+    input). Backward: ``dx = (softmax(x)·Σ_c q − q)·g / N`` (q one-hot for indices, so
+    Σ_c q = 1; soft targets need not sum to 1, as PyTorch) and, for a probability target,
+    ``dq = −log p·g / N``. Under ``create_graph`` the rule is
     recomputed with Tensor ops from the saved logits, so it is differentiable again.
     """
 
@@ -274,17 +275,18 @@ class SoftmaxCrossEntropy(Function):
         if isinstance(g, Tensor):  # create_graph: build the rule from differentiable ops
             if need[0]:
                 if ctx.indices is None:
-                    target = probs
+                    gx = (x.softmax(axis=1) * probs.sum(axis=1, keepdims=True) - probs) * scale
                 else:
                     target = np.zeros(x.shape, dtype=x.dtype)
                     target[np.arange(ctx.n), ctx.indices] = 1
-                gx = (x.softmax(axis=1) - target) * scale
+                    gx = (x.softmax(axis=1) - target) * scale
             if len(need) > 1 and need[1]:
                 gq = -x.log_softmax(axis=1) * scale
         else:
             if need[0]:
                 if ctx.indices is None:
-                    gx = p - probs
+                    gx = p * probs.sum(axis=1, keepdims=True)
+                    gx -= probs
                 else:
                     gx = p.copy()
                     gx[np.arange(ctx.n), ctx.indices] -= 1
@@ -417,6 +419,8 @@ class BinaryCrossEntropy(Function):
     def forward(ctx, p, t, reduction="mean"):
         if not np.all((p >= 0) & (p <= 1)):
             raise ValueError("binary_cross_entropy: all elements of input should be in [0, 1]")
+        if not np.all((t >= 0) & (t <= 1)):
+            raise ValueError("binary_cross_entropy: all elements of target should be in [0, 1]")
         with np.errstate(divide="ignore"):
             logp = np.maximum(np.log(p), -100)
             log1mp = np.maximum(np.log(1 - p), -100)
