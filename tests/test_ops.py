@@ -641,3 +641,62 @@ def test_argmax_argmin(a_axis_kd):
         np.testing.assert_array_equal(out.data, np_fn(a, axis=axis, keepdims=kd))
     np.testing.assert_array_equal(tg.argmax(t, axis=axis).data, np.argmax(a, axis=axis))
     np.testing.assert_array_equal(tg.argmin(t, axis=axis).data, np.argmin(a, axis=axis))
+
+
+# ----- regressions from issue 10: silent wrong answers -----------------------------------------
+
+
+@given(tst.shapes(min_dims=1, max_dims=3, max_side=3).flatmap(
+    lambda s: st.tuples(arrays(s), st.permutations(range(len(s))),
+                        st.lists(st.booleans(), min_size=len(s), max_size=len(s)))))
+def test_transpose_negative_axes_match_numpy(a_perm_neg):
+    """Each axis may be written negatively; value and gradient equal the positive form's."""
+    a, perm, neg = a_perm_neg
+    axes = tuple(p - a.ndim if n else p for p, n in zip(perm, neg, strict=True))
+    check(lambda t: t.transpose(axes), lambda x: np.transpose(x, perm), a)
+
+
+def test_transpose_negative_axes_reproducers():
+    t = Tensor(np.ones((2, 3)), requires_grad=True)
+    t.transpose((-1, 0)).sum().backward()
+    np.testing.assert_array_equal(t.grad.data, np.ones((2, 3)))
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 3, 3)), requires_grad=True)
+    assert tg.gradcheck(lambda t: t.transpose((-1, 0, 1)), [x])
+
+
+@pytest.mark.parametrize("axes", [(0, 0), (0, 2), (0,), (0, 1, -3)])
+def test_transpose_rejects_non_permutations(axes):
+    with pytest.raises(ValueError, match="permutation"):
+        Tensor(np.ones((2, 3))).transpose(axes)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("axis", [0, -1, (0,), (-1,)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions_of_a_0d_tensor_accept_axis_0_and_minus_1(name, axis, keepdims):
+    t = Tensor(np.array(2.5), requires_grad=True)
+    out = getattr(t, name)(axis, keepdims)
+    assert out.shape == () and out.item() == 2.5
+    out.backward()
+    assert t.grad.item() == 1.0
+
+
+@pytest.mark.parametrize("axis", [1, -2, (0, 0)])
+def test_reductions_of_a_0d_tensor_reject_other_axes(axis):
+    with pytest.raises(ValueError, match="axis"):
+        Tensor(np.array(2.5)).sum(axis)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
+def test_integer_and_bool_sum_max_min_are_exact(dtype):
+    big = 2**24 + 1 if np.dtype(dtype).itemsize >= 4 else 255
+    a = np.array([[big, 3], [1, big]]).astype(dtype)
+    t = Tensor(a)
+    for name in ("sum", "max", "min"):
+        for axis in (None, 0, -1):
+            out = getattr(t, name)(axis)
+            expected = getattr(np, name)(a, axis=axis)
+            assert out.dtype == expected.dtype, (name, axis)
+            np.testing.assert_array_equal(out.data, expected)
+    assert Tensor(np.array([2**24 + 1])).max().item() == 16777217
+    assert Tensor(np.array([2**24 + 1, 2**24 + 1])).sum().item() == 2 * (2**24 + 1)

@@ -15,10 +15,17 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tup
 
 
 class Sum(Function):
-    """y = Σ x over ``axis``;  dx = g broadcast back over the summed axes."""
+    """y = Σ x over ``axis``;  dx = g broadcast back over the summed axes.
+
+    Integer and bool inputs are summed exactly (numpy's int64), never through float32.
+    """
+
+    promote_int = False
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
+        if x.ndim == 0:  # axis 0 / -1 of a 0-d tensor: the value itself, as torch
+            axis = None
         ctx.in_shape = x.shape
         ctx.kd_shape = _keepdims_shape(x.shape, axis)
         return np.sum(x, axis=axis, keepdims=keepdims)
@@ -32,10 +39,15 @@ class Max(Function):
     """y = max x over ``axis`` (``fn=np.min`` for min);  dx = g split evenly among the ties.
 
     Like ``torch.amax``: every element equal to the extreme gets g / (number of ties).
+    Integer inputs keep their dtype (exact, as numpy).
     """
+
+    promote_int = False
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, fn=np.max):
+        if x.ndim == 0:  # axis 0 / -1 of a 0-d tensor: the value itself, as torch
+            axis = None
         y = fn(x, axis=axis, keepdims=True)
         w = (x == y).astype(np.result_type(x, np.float32))
         with np.errstate(invalid="ignore", divide="ignore"):  # NaN input: NaN gradient

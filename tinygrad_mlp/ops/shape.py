@@ -58,6 +58,19 @@ class Reshape(Function):
         return g.reshape(ctx.in_shape)
 
 
+def _permutation(axes: Any, ndim: int) -> tuple[int, ...]:
+    """``axes`` (negatives allowed) as non-negative ints; a clear error unless they are a
+    permutation of ``range(ndim)``. The one place permutations are normalised."""
+    perm = tuple(int(a) + ndim if -ndim <= int(a) < 0 else int(a) for a in axes)
+    if sorted(perm) != list(range(ndim)):
+        raise ValueError(
+            f"transpose: axes {tuple(axes)} must be a permutation of the dimensions "
+            f"0..{ndim - 1} of a {ndim}-d tensor (negatives allowed; swapaxes(a, b) "
+            "exchanges two)"
+        )
+    return perm
+
+
 class Transpose(Function):
     """y = x with axes permuted (None reverses them);  dx = g with the inverse permutation."""
 
@@ -65,6 +78,8 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx, x, axes=None):
+        if axes is not None:
+            axes = _permutation(axes, x.ndim)
         ctx.inverse = tuple(int(i) for i in np.argsort(axes)) if axes is not None else None
         return np.transpose(x, axes)
 
