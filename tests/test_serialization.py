@@ -244,18 +244,148 @@ def test_object_arrays_are_refused(tmp_path):
         tg.load(raw_pickle)
 
 
-def test_load_uses_allow_pickle_false(tmp_path, monkeypatch):
-    seen = {}
-    real = np.load
+def test_load_never_unpickles(tmp_path, monkeypatch):
+    import pickle
 
-    def spy(*args, **kwargs):
-        seen.update(kwargs)
-        return real(*args, **kwargs)
+    def refuse(*args, **kwargs):
+        raise AssertionError("load called pickle")
 
-    monkeypatch.setattr(serialization.np, "load", spy)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(tmp_path / "evil.npz", "w") as z:
+        z.writestr("w.npy", buf.getvalue())
+    with pytest.raises(CheckpointError, match="evil.npz.*'w.npy'.*pickle"):
+        tg.load(tmp_path / "evil.npz")
     tg.save({"a": np.zeros(1)}, tmp_path / "a.npz")
-    tg.load(tmp_path / "a.npz")
-    assert seen.get("allow_pickle") is False
+    assert tg.load(tmp_path / "a.npz")["a"].shape == (1,)
+
+
+# ----- sizes are checked before anything is allocated --------------------------------------
+
+
+def _npy_header(shape: tuple[int, ...], dtype=np.float64) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": shape})
+    return buf.getvalue()
+
+
+def _peak_bytes(fn) -> int:
+    """Peak Python+numpy allocation while ``fn`` runs (numpy reports to tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_an_array_header_claiming_more_than_its_member_holds(tmp_path):
+    path = tmp_path / "liar.npz"
+    with zipfile.ZipFile(path, "w") as z:  # claims 2**37 float64 = 1 TiB, holds 80 bytes
+        z.writestr("w.npy", _npy_header((2**37,)) + bytes(80))
+
+    def load():
+        with pytest.raises(CheckpointError, match=r"liar.npz.*'w.npy'.*\(137438953472,\)"):
+            tg.load(path)
+
+    assert _peak_bytes(load) < 2**20
+
+
+def test_a_zip_claiming_gigabytes_is_refused_by_the_size_limit(tmp_path):
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("w.npy", _npy_header((10,)) + bytes(80))
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")  # central directory entry: size at offset 24
+    data[central + 24 : central + 28] = (0xFFFFFFF0).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+    def load():
+        with pytest.raises(CheckpointError, match=r"bomb.npz.*4,294,967,280 bytes.*limit"):
+            tg.load(path)
+
+    assert _peak_bytes(load) < 2**20
+
+
+def test_compressed_file_may_unpack_to_a_bounded_multiple_of_its_size(tmp_path, monkeypatch):
+    path = tmp_path / "zeros.npz"
+    tg.save({"w": np.zeros(2**20)}, path, compress=True)  # 8 MiB of zeros in ~10 KB
+    assert tg.load(path)["w"].shape == (2**20,)  # under MIN_ALLOWANCE: fine
+    monkeypatch.setattr(serialization, "MIN_ALLOWANCE", 0)
+    size = path.stat().st_size
+    with pytest.raises(CheckpointError, match=f"{size:,}-byte file"):
+        tg.load(path)
+    assert tg.load(path, max_bytes=2**24)["w"].shape == (2**20,)
+    with pytest.raises(CheckpointError, match="limit 100 bytes"):
+        tg.load(tmp_path / "zeros.npz", max_bytes=100)
+
+
+def test_fortran_and_big_endian_arrays_round_trip(tmp_path):
+    a = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    b = np.arange(5, dtype=">i4")
+    tg.save({"a": a, "b": b, "e": np.zeros((0, 3))}, tmp_path / "x.npz")
+    out = tg.load(tmp_path / "x.npz")
+    np.testing.assert_array_equal(out["a"], a)
+    np.testing.assert_array_equal(out["b"], b)
+    assert out["e"].shape == (0, 3) and out["a"].flags.writeable
+
+
+def _manifest_file(path: Path, text: str) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, **{MANIFEST_KEY: np.frombuffer(text.encode(), np.uint8)})
+
+
+@pytest.mark.parametrize("depth", [150, 100_000])
+def test_deeply_nested_manifest_is_a_clear_error(tmp_path, depth):
+    node = '{"t":"value","v":1}'
+    text = '{"t":"list","items":[' * depth + node + "]}" * depth
+    _manifest_file(tmp_path / "deep.npz", '{"format":1,"root":' + text + "}")
+    with pytest.raises(CheckpointError, match="deep.npz.*nested"):
+        tg.load(tmp_path / "deep.npz")
+
+
+def test_saving_deeper_than_load_reads_is_refused(tmp_path):
+    deep: list = []
+    for _ in range(serialization.MAX_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested more than"):
+        tg.save(deep, tmp_path / "d.npz")
+    assert os.listdir(tmp_path) == []
+
+
+# ----- temp files of killed saves -----------------------------------------------------------
+
+
+def test_a_killed_save_leaves_a_temp_file_that_the_next_save_removes(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.npz"
+    child = (
+        "import os, signal, numpy as np, tinygrad_mlp as tg\n"
+        "def die(f, **kw):\n"
+        "    f.write(b'x' * 100000); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+        "np.savez = die\n"
+        f"tg.save({{'w': np.zeros(3)}}, {str(path)!r})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", child], stderr=subprocess.PIPE)
+    assert proc.wait(timeout=60) == -9, proc.stderr.read()
+    proc.stderr.close()
+    stale = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    assert len(stale) == 1 and f".{proc.pid}." in stale[0]
+    alive = tmp_path / f".m.npz.{os.getppid()}.abcdefgh.tmp"  # a live writer's file stays
+    alive.write_bytes(b"busy")
+    other = tmp_path / f".other.npz.{proc.pid}.abcdefgh.tmp"  # another target's: not ours
+    other.write_bytes(b"x")
+    tg.save({"w": np.ones(3)}, path)
+    assert sorted(os.listdir(tmp_path)) == sorted(["m.npz", alive.name, other.name])
+    np.testing.assert_array_equal(tg.load(path)["w"], np.ones(3))
 
 
 # ----- property: anything storable round-trips --------------------------------------------

@@ -8,18 +8,28 @@ array) that mirrors the structure: dicts (with str or int keys, in order), lists
 tuples, Python scalars, strings and None inline, and a reference to the member for each
 array. ``load`` rebuilds the same structure with ndarrays (Tensors come back as arrays).
 
-Safety. ``load`` reads with ``allow_pickle=False``, so a file cannot run code; object
-arrays are refused. ``save`` writes a temporary file in the target's directory, flushes
-and fsyncs it, then ``os.replace``-s it over the target: a crash or an error midway
-leaves the previous file intact and no temporary file behind.
+Safety. ``load`` never unpickles, so a file cannot run code; object arrays are refused.
+Sizes are checked before anything is allocated: every array's header must agree with the
+bytes its member holds, and all arrays together may unpack to at most
+``MAX_EXPANSION`` times the file's size (or ``MIN_ALLOWANCE``, whichever is larger), so a
+1 MB file cannot make ``load`` allocate gigabytes; ``max_bytes`` sets another limit. The
+manifest may nest at most ``MAX_DEPTH`` levels.
+
+``save`` writes a temporary file in the target's directory, flushes and fsyncs it, then
+``os.replace``-s it over the target: a crash or an error midway leaves the previous file
+intact. An error removes the temporary file; a process killed midway cannot, so each
+temporary file carries its writer's process id and the next ``save`` to the same path
+removes those whose writer is gone.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +47,13 @@ _SEP = "/"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.~+\-]+(/[A-Za-z0-9_.~+\-]+)*")
 # npz member names that would clash with the manifest or with np.savez's own arguments
 _RESERVED = frozenset({MANIFEST_KEY, "file", "allow_pickle", "args", "kwds"})
+#: ``load`` refuses files whose arrays would unpack to more than this many times the file's
+#: size (compression shrinks real weights ~1.1x; only a crafted file claims 1000x) ...
+MAX_EXPANSION = 64
+#: ... unless they fit in this many bytes anyway.
+MIN_ALLOWANCE = 256 * 2**20
+#: Deepest nesting of dicts/lists/tuples that ``save`` writes and ``load`` reads.
+MAX_DEPTH = 100
 
 
 class CheckpointError(ValueError):
@@ -49,6 +66,8 @@ class CheckpointError(ValueError):
 def _flatten(obj: Any, path: list[str], arrays: dict[str, np.ndarray]) -> Any:
     """Manifest node for ``obj``; arrays found are added to ``arrays`` under unique names."""
     where = _SEP.join(path) or "<root>"
+    if len(path) > MAX_DEPTH:
+        raise ValueError(f"save: {where[:60]!r}... is nested more than {MAX_DEPTH} levels deep")
     if isinstance(obj, Tensor):
         obj = obj.data
     if isinstance(obj, np.ndarray):
@@ -97,8 +116,10 @@ def _flatten(obj: Any, path: list[str], arrays: dict[str, np.ndarray]) -> Any:
     )
 
 
-def _unflatten(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+def _unflatten(node: Any, arrays: Mapping[str, np.ndarray], depth: int = 0) -> Any:
     """Rebuild the object described by manifest ``node``."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
     t = node["t"]
     if t == "array":
         return arrays[node["k"]]
@@ -116,10 +137,10 @@ def _unflatten(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
         for kind, key, child in node["items"]:
             if kind not in ("s", "i"):
                 raise ValueError(f"bad key kind {kind!r}")
-            out[str(key) if kind == "s" else int(key)] = _unflatten(child, arrays)
+            out[str(key) if kind == "s" else int(key)] = _unflatten(child, arrays, depth + 1)
         return out
     if t in ("list", "tuple"):
-        items = [_unflatten(child, arrays) for child in node["items"]]
+        items = [_unflatten(child, arrays, depth + 1) for child in node["items"]]
         return items if t == "list" else tuple(items)
     raise ValueError(f"unknown node type {t!r}")
 
@@ -163,8 +184,9 @@ def save(obj: Any, path: str | os.PathLike[str], compress: bool = False) -> None
     members = {**arrays, MANIFEST_KEY: np.frombuffer(blob, dtype=np.uint8)}
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    _remove_stale_temps(directory, os.path.basename(path))
     fd, tmp = tempfile.mkstemp(
-        prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory
+        prefix=f".{os.path.basename(path)}.{os.getpid()}.", suffix=".tmp", dir=directory
     )
     try:
         with os.fdopen(fd, "wb") as f:
@@ -187,6 +209,30 @@ def save(obj: Any, path: str | os.PathLike[str], compress: bool = False) -> None
     _fsync_directory(directory)
 
 
+def _remove_stale_temps(directory: str, base: str) -> None:
+    """Delete ``.<base>.<pid>.*.tmp`` files left by saves whose process was killed."""
+    if os.name != "posix":
+        return
+    prefix = f".{base}."
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # the writer is gone: nobody will finish this file
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+        except OSError:
+            pass  # alive under another user, or unknowable: leave it
+
+
 def _fsync_directory(directory: str) -> None:
     """Make the rename durable (best effort; not every platform can open a directory)."""
     try:
@@ -204,7 +250,7 @@ def _fsync_directory(directory: str) -> None:
 # ----- load ---------------------------------------------------------------------------------
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+def load(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
     """Read what ``save`` wrote: the same structure, with ndarrays for arrays.
 
     A plain ``.npz`` without a manifest loads as ``{member name: array}``.
@@ -212,6 +258,10 @@ def load(path: str | os.PathLike[str]) -> Any:
     Parameters
     ----------
     path : str or path-like
+    max_bytes : int, optional
+        The most bytes all arrays together may unpack to. Default: ``MAX_EXPANSION``
+        times the file's size, or ``MIN_ALLOWANCE`` if that is larger. Checked before
+        anything is allocated.
 
     Returns
     -------
@@ -223,7 +273,8 @@ def load(path: str | os.PathLike[str]) -> Any:
     FileNotFoundError
         ``path`` does not exist.
     CheckpointError
-        (a ValueError) the file is corrupt, truncated, not an npz, or holds pickled data.
+        (a ValueError) the file is corrupt, truncated, not an npz, holds pickled data,
+        or its arrays would unpack to more than the limit (the message gives both sizes).
 
     >>> import os, tempfile, numpy as np, tinygrad_mlp as tg
     >>> path = os.path.join(tempfile.mkdtemp(), "w.npz")
@@ -233,20 +284,13 @@ def load(path: str | os.PathLike[str]) -> Any:
     """
     path = os.fspath(path)
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            raise CheckpointError(f"{path}: an .npy array, not an .npz checkpoint")
-        with loaded as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        arrays = _read_npz(path, max_bytes)
     except (FileNotFoundError, IsADirectoryError, PermissionError, CheckpointError):
         raise
     except Exception as e:  # a damaged file can fail in many ways (zip, zlib, header, EOF)
-        if "pickle" in str(e).lower():
-            reason = "it holds object (pickled) data, which is refused for safety"
-        else:
-            reason = f"{type(e).__name__}: {e}"
         raise CheckpointError(
-            f"{path}: not a readable tinygrad_mlp checkpoint (corrupt or truncated?): {reason}"
+            f"{path}: not a readable tinygrad_mlp checkpoint (corrupt or truncated?): "
+            f"{type(e).__name__}: {e}"
         ) from e
     if MANIFEST_KEY not in arrays:
         return arrays
@@ -258,5 +302,61 @@ def load(path: str | os.PathLike[str]) -> Any:
         if manifest.get("format") != _FORMAT:
             raise ValueError(f"unsupported format version {manifest.get('format')!r}")
         return _unflatten(manifest["root"], arrays)
+    except RecursionError:
+        raise CheckpointError(f"{path}: checkpoint manifest is corrupt (nested too deeply)") \
+            from None
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
         raise CheckpointError(f"{path}: checkpoint manifest is corrupt ({e})") from e
+
+
+def _read_npz(path: str, max_bytes: int | None) -> dict[str, np.ndarray]:
+    """The arrays of an npz file, each size checked against the file before allocation."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if f.read(6) == b"\x93NUMPY":
+            raise CheckpointError(f"{path}: an .npy array, not an .npz checkpoint")
+        f.seek(0)
+        with zipfile.ZipFile(f) as archive:
+            members = archive.infolist()
+            limit = max(MAX_EXPANSION * size, MIN_ALLOWANCE) if max_bytes is None else max_bytes
+            declared = sum(m.file_size for m in members)
+            if declared > limit:
+                raise CheckpointError(
+                    f"{path}: its arrays would unpack to {declared:,} bytes from a "
+                    f"{size:,}-byte file; refused (limit {limit:,} bytes: load(max_bytes=...))"
+                )
+            return {m.filename.removesuffix(".npy"): _read_member(archive, m, path)
+                    for m in members}
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: str) -> np.ndarray:
+    """One ``.npy`` member, its header checked against the member's size first."""
+    with archive.open(member) as fp:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+        else:
+            raise ValueError(f"member {member.filename!r}: unsupported .npy version {version}")
+        if dtype.hasobject:
+            raise CheckpointError(
+                f"{path}: member {member.filename!r} holds object (pickled) data, "
+                "which is refused for safety"
+            )
+        nbytes = math.prod(shape) * dtype.itemsize
+        if fp.tell() + nbytes != member.file_size:
+            raise ValueError(
+                f"member {member.filename!r} declares shape {shape} of {dtype} ({nbytes:,} "
+                f"bytes) but holds {member.file_size - fp.tell():,} bytes"
+            )
+        out = np.empty(shape, dtype, order="F" if fortran else "C")
+        flat = out.reshape(-1, order="A").view(np.uint8)  # the same memory, as bytes
+        done = 0
+        while done < nbytes:  # in chunks: never a second full-size buffer
+            chunk = fp.read(min(nbytes - done, 1 << 20))
+            if not chunk:
+                raise ValueError(f"member {member.filename!r} is truncated")
+            flat[done : done + len(chunk)] = np.frombuffer(chunk, np.uint8)
+            done += len(chunk)
+        return out
