@@ -341,7 +341,7 @@ def test_png_without_pillow(server, monkeypatch):
 
 
 def test_oversized_body_refused_before_reading(server):
-    head = (b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = (b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Content-Length: 1048577\r\n\r\n")
     with socket.create_connection(server.server_address[:2], timeout=10) as s:
         s.sendall(head)  # and no body at all: the answer must come anyway
@@ -358,15 +358,16 @@ def test_oversized_body_sent_anyway(server):
 
 
 @pytest.mark.parametrize("head, expected", [
-    (b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n", 411),
-    (b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    (b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+     b"\r\n", 411),
+    (b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
      b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
-    (b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    (b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
      b"Content-Length: -5\r\n\r\n", 400),
-    (b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    (b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
      b"Content-Length: lots\r\n\r\n", 400),
     (b"GARBAGE\r\n\r\n", 400),
-    (b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+    (b"BREW / HTTP/1.1\r\nHost: localhost\r\n\r\n", 501),
 ])
 def test_malformed_requests(server, head, expected):
     status, answer = status_and_json(raw_exchange(server, head))
@@ -374,7 +375,7 @@ def test_malformed_requests(server, head, expected):
 
 
 def test_body_shorter_than_promised_times_out(server):
-    head = (b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = (b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Content-Length: 100\r\n\r\n[0.5, 0.5")
     start = time.monotonic()
     status, answer = status_and_json(raw_exchange(server, head))

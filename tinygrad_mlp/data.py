@@ -29,6 +29,7 @@ import urllib.request
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -44,6 +45,7 @@ __all__ = [
     "MNISTMissingError",
     "download_mnist",
     "load_mnist",
+    "load_mnist_test",
     "mnist_root",
     "read_idx",
 ]
@@ -92,6 +94,9 @@ _IDX_DTYPES: dict[int, np.dtype] = {
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
+#: The largest IDX data ``read_idx`` accepts (MNIST's biggest file holds 47 MB); checked
+#: against the header before the data is read or decompressed.
+MAX_IDX_BYTES = 1 << 30
 _DEFAULT_TIMEOUT = 30.0
 
 
@@ -105,8 +110,17 @@ class MNISTError(ValueError):
 class MNISTMissingError(MNISTError, FileNotFoundError):
     """MNIST files are missing and could not be downloaded (or downloading was disabled).
 
-    Subclasses both :class:`MNISTError` and :class:`FileNotFoundError`.
+    Subclasses both :class:`MNISTError` and :class:`FileNotFoundError`. ``root`` is the
+    directory, ``missing`` the file names, ``failures`` each file's list of
+    ``"<url>: <reason>"`` (empty when nothing was tried), so a caller can say it its way.
     """
+
+    def __init__(self, message: str, root: Path | None = None, missing: Sequence[str] = (),
+                 failures: Mapping[str, Sequence[str]] | None = None) -> None:
+        super().__init__(message)
+        self.root = root
+        self.missing = list(missing)
+        self.failures = {k: list(v) for k, v in (failures or {}).items()}
 
 
 def _fix_hint(path: Path) -> str:
@@ -165,40 +179,51 @@ def read_idx(path: str | os.PathLike[str], *, magic: int | None = None) -> np.nd
     """
     path = Path(path)
     try:
-        blob = path.read_bytes()
+        with open(path, "rb") as raw:
+            compressed = path.suffix == ".gz" or raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            if compressed:
+                with gzip.GzipFile(fileobj=raw) as stream:
+                    blob, dtype, dims = _read_idx_stream(path, stream, magic, compressed)
+            else:
+                blob, dtype, dims = _read_idx_stream(path, raw, magic, compressed)
     except FileNotFoundError as exc:
         raise MNISTMissingError(
             f"{path.absolute()}: no such file. Put the file there, or call "
             "load_mnist(download=True) to download the MNIST files."
         ) from exc
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise _file_error(path, f"corrupt gzip data ({exc})") from exc
     except OSError as exc:
         raise MNISTError(
             f"{path.absolute()}: cannot be read ({exc.strerror or exc}). Check that it is a "
             "readable file."
         ) from exc
+    array = np.frombuffer(blob, dtype=dtype).reshape(dims)
+    if dtype.itemsize > 1:
+        array = array.astype(dtype.newbyteorder("="))
+    return array
 
-    compressed = path.suffix == ".gz" or blob[:2] == _GZIP_MAGIC
-    if compressed:
-        try:
-            data = gzip.decompress(blob)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise _file_error(path, f"corrupt gzip data ({exc})") from exc
-    else:
-        data = blob
+
+def _read_idx_stream(
+    path: Path, stream: BinaryIO, magic: int | None, compressed: bool
+) -> tuple[bytes, np.dtype, tuple[int, ...]]:
+    """(data bytes, dtype, dims) of an IDX stream, its header checked before the
+    data is read: at most the declared size (and ``MAX_IDX_BYTES``) is ever held."""
     where = " (sizes are of the decompressed data)" if compressed else ""
-
-    if len(data) < 4:
+    head = stream.read(4)
+    if len(head) < 4:
         raise _file_error(
-            path, f"truncated: {len(data)} bytes{where}, too short for the 4-byte IDX magic number"
+            path, f"truncated: {len(head)} bytes{where}, too short for the 4-byte IDX magic number"
         )
-    found_magic = int.from_bytes(data[:4], "big")
+    found_magic = int.from_bytes(head, "big")
     if magic is not None and found_magic != magic:
         raise _file_error(path, f"bad magic number {found_magic}, expected {magic}")
-    if data[0] != 0 or data[1] != 0:
+    if head[0] != 0 or head[1] != 0:
         raise _file_error(
             path, f"bad magic number {found_magic}: not an IDX file (first two bytes must be zero)"
         )
-    type_code, ndim = data[2], data[3]
+    type_code, ndim = head[2], head[3]
     dtype = _IDX_DTYPES.get(type_code)
     if dtype is None:
         raise _file_error(
@@ -206,33 +231,37 @@ def read_idx(path: str | os.PathLike[str], *, magic: int | None = None) -> np.nd
         )
     if ndim == 0:
         raise _file_error(path, f"bad magic number {found_magic}: IDX header has 0 dimensions")
-
     header_len = 4 + 4 * ndim
-    if len(data) < header_len:
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise _file_error(
             path,
             f"truncated: the header declares {ndim} dimensions and needs {header_len} bytes, "
-            f"file has {len(data)}{where}",
+            f"file has {4 + len(sizes)}{where}",
         )
-    dims = struct.unpack(f">{ndim}I", data[4:header_len])
+    dims = struct.unpack(f">{ndim}I", sizes)
     count = math.prod(dims)
     expected = count * dtype.itemsize
-    actual = len(data) - header_len
+    size = f"{_dims_text(dims)} = {expected} bytes"
+    if dtype.itemsize != 1:
+        size = f"{_dims_text(dims)} × {dtype.itemsize} = {expected} bytes"
+    if expected > MAX_IDX_BYTES:
+        raise _file_error(
+            path, f"the header declares {size}{where}, more than the {MAX_IDX_BYTES} bytes "
+            "allowed (MNIST's largest file holds 47040000)"
+        )
+    data = stream.read(expected)
+    actual = len(data)
+    while actual >= expected and (chunk := stream.read(_CHUNK)):  # count, never keep, extra
+        actual += len(chunk)
     if actual != expected:
         kind = "truncated" if actual < expected else f"{actual - expected} trailing bytes"
-        size = f"{_dims_text(dims)} = {expected} bytes"
-        if dtype.itemsize != 1:
-            size = f"{_dims_text(dims)} × {dtype.itemsize} = {expected} bytes"
         raise _file_error(
             path,
             f"{kind}: header says {size}, file has {actual} after the {header_len}-byte "
             f"header{where}",
         )
-
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=header_len).reshape(dims)
-    if dtype.itemsize > 1:
-        array = array.astype(dtype.newbyteorder("="))
-    return array
+    return data, dtype, dims
 
 
 def mnist_root(root: str | os.PathLike[str] | None = None) -> Path:
@@ -360,8 +389,9 @@ def download_mnist(
     sha256: Mapping[str, str] | None = None,
     timeout: float = _DEFAULT_TIMEOUT,
     progress: bool = True,
+    files: Sequence[str] = FILES,
 ) -> dict[str, Path]:
-    """Download the MNIST files that are missing from ``root``.
+    """Download the MNIST files (of ``files``) that are missing from ``root``.
 
     Each missing file is fetched as ``<mirror><name>.gz`` from the mirrors in order, written to a
     temporary file in ``root``, verified against the SHA-256 of its decompressed bytes, then
@@ -383,11 +413,13 @@ def download_mnist(
         Socket timeout in seconds for each connection and read.
     progress : bool, default True
         Print one line per downloaded file to stderr.
+    files : sequence of str, default FILES
+        Which of the four files are wanted.
 
     Returns
     -------
     dict of str to pathlib.Path
-        The path of each of the four files, keyed by the names in :data:`FILES`.
+        The path of each wanted file, keyed by its name in :data:`FILES`.
 
     Raises
     ------
@@ -407,7 +439,7 @@ def download_mnist(
         mirrors = MIRRORS
     mirror_list = [mirrors] if isinstance(mirrors, str) else list(mirrors)
     digests = SHA256 if sha256 is None else sha256
-    found = {name: _existing(root_dir, name) for name in FILES}
+    found = {name: _existing(root_dir, name) for name in files}
     missing = [name for name, path in found.items() if path is None]
     if not missing:
         return {name: path for name, path in found.items() if path is not None}
@@ -423,7 +455,9 @@ def download_mnist(
     except OSError as exc:
         raise MNISTMissingError(
             f"MNIST files missing from {root_dir}: {', '.join(missing)}. Cannot create that "
-            f"directory ({exc.strerror or exc}). {_where_to_put(root_dir)}."
+            f"directory ({exc.strerror or exc}). {_where_to_put(root_dir)}.",
+            root_dir, missing, {name: [f"cannot create {root_dir} ({exc.strerror or exc})"]
+                                for name in missing},
         ) from exc
 
     opener = urllib.request.build_opener()  # picks up the current *_proxy environment
@@ -451,7 +485,9 @@ def download_mnist(
 
     still_missing = [name for name in missing if found[name] is None]
     if still_missing:
-        raise MNISTMissingError(_missing_message(root_dir, still_missing, failures))
+        raise MNISTMissingError(
+            _missing_message(root_dir, still_missing, failures), root_dir, still_missing, failures
+        )
     return {name: path for name, path in found.items() if path is not None}
 
 
@@ -512,17 +548,45 @@ def load_mnist(
     >>> x_train.shape, y_train.dtype  # doctest: +SKIP
     ((60000, 784), dtype('int64'))
     """
+    x_train, y_train, x_test, y_test = _load_splits(root, download, ("train", "t10k"))
+    return x_train, y_train, x_test, y_test
+
+
+def load_mnist_test(
+    root: str | os.PathLike[str] | None = None, download: bool = True
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Only the test split, ``(x_test, y_test)``, as :func:`load_mnist` returns it.
+
+    Needs (and downloads) only the two ``t10k`` files: evaluating a model never reads the
+    training set.
+
+    Examples
+    --------
+    >>> x_test, y_test = load_mnist_test()  # doctest: +SKIP
+    >>> x_test.shape  # doctest: +SKIP
+    (10000, 784)
+    """
+    x_test, y_test = _load_splits(root, download, ("t10k",))
+    return x_test, y_test
+
+
+def _load_splits(
+    root: str | os.PathLike[str] | None, download: bool, splits: Sequence[str]
+) -> list[np.ndarray]:
+    """[x, y] for each split ("train", "t10k"), reading (or downloading) only their files."""
     root_dir = mnist_root(root)
-    found = {name: _existing(root_dir, name) for name in FILES}
+    names = [f"{split}-{kind}" for split in splits
+             for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")]
+    found = {name: _existing(root_dir, name) for name in names}
     paths = {name: path for name, path in found.items() if path is not None}
-    missing = [name for name in FILES if name not in paths]
+    missing = [name for name in names if name not in paths]
     if missing:
         if not download:
-            raise MNISTMissingError(_missing_message(root_dir, missing, None))
-        paths = download_mnist(root_dir)
+            raise MNISTMissingError(_missing_message(root_dir, missing, None), root_dir, missing)
+        paths = download_mnist(root_dir, files=names)
 
     arrays: list[np.ndarray] = []
-    for split in ("train", "t10k"):
+    for split in splits:
         image_path = paths[f"{split}-images-idx3-ubyte"]
         label_path = paths[f"{split}-labels-idx1-ubyte"]
         images = read_idx(image_path, magic=IMAGES_MAGIC)
@@ -530,8 +594,7 @@ def load_mnist(
         _check_pair(images, labels, image_path, label_path)
         x = np.divide(images.reshape(len(images), -1), np.float32(255), dtype=np.float32)
         arrays += [x, labels.astype(np.int64)]
-    x_train, y_train, x_test, y_test = arrays
-    return x_train, y_train, x_test, y_test
+    return arrays
 
 
 class DataLoader:

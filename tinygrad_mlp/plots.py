@@ -333,7 +333,7 @@ def training_curves(
     ----------
     history : list of dict
         One dict per epoch with keys ``epoch``, ``train_loss``, ``test_accuracy`` (a
-        fraction in [0, 1]) and ``seconds`` (time since training started), as
+        fraction in [0, 1]) and ``seconds`` (that epoch's time), as
         ``train.train`` returns. A dict of lists (as stored in a checkpoint) works too.
     path : str or PathLike
     figsize : (float, float), default (10, 4)
@@ -347,7 +347,7 @@ def training_curves(
     >>> import tempfile, os
     >>> from tinygrad_mlp import plots
     >>> h = [{"epoch": 1, "train_loss": 0.5, "test_accuracy": 0.9, "seconds": 2.0},
-    ...      {"epoch": 2, "train_loss": 0.3, "test_accuracy": 0.95, "seconds": 4.1}]
+    ...      {"epoch": 2, "train_loss": 0.3, "test_accuracy": 0.95, "seconds": 2.1}]
     >>> if plots.matplotlib_available():
     ...     p = plots.training_curves(h, os.path.join(tempfile.mkdtemp(), "curves.png"))
     """
@@ -387,7 +387,10 @@ def training_curves(
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     seconds = column("seconds") if all("seconds" in r for r in rows) else None
-    if seconds is not None and np.isfinite(seconds[-1]):
-        fig.suptitle(f"{len(rows)} epochs in {seconds[-1]:.1f} s", fontsize=10)
+    if seconds is not None and np.isfinite(seconds).all():
+        total = float(seconds.sum())
+        count = f"{len(rows)} epoch" + ("" if len(rows) == 1 else "s")
+        fig.suptitle(f"{count} in {total:.1f} s" if total < 120 else
+                     f"{count} in {int(total // 60)} min {total % 60:.0f} s", fontsize=10)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.85, wspace=0.3)
     return _save(fig, path, dpi)

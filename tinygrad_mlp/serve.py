@@ -27,9 +27,18 @@ mass as the MNIST digits were. The answer::
                  "range": [0, 1], "activations": [512 numbers]}, ...],
      "input": [784 numbers: the 28×28 image the network saw]}
 
-An image without ink gets ``200`` with ``"blank": true``, ``"digit": null`` and a
-``"message"`` asking for a digit. Anything wrong with a request gets a 4xx status and
-``{"error": "one line"}``; the server keeps going, and nothing is written to disk.
+A drawing too little to read gets ``200`` with ``"blank": true``, ``"digit": null``, a
+``"reason"`` (``"blank"``: no ink; ``"small"``: a dot, not a digit; ``"faint"``: barely
+darker than the paper) and a ``"message"`` for the reader ("draw a digit", "draw bigger").
+Anything wrong with a request gets a 4xx status and ``{"error": "one line"}``; the server
+keeps going, and nothing is written to disk.
+
+Hardening, for a server that is only ever meant for this machine: a listen backlog of
+128; each connection must deliver its whole request within ``request_timeout`` seconds
+(408 otherwise, so a client trickling one byte a second cannot hold a thread); on a
+loopback address only ``Host: localhost``/``127.x.x.x``/``[::1]`` is answered (a web
+page elsewhere cannot reach the API through DNS rebinding); a client that disconnects
+is not an error worth a traceback.
 
 >>> server = create_server("model.npz", port=0)          # doctest: +SKIP
 >>> threading.Thread(target=server.serve_forever).start()  # doctest: +SKIP
@@ -41,12 +50,14 @@ An image without ink gets ``200`` with ``"blank": true``, ``"digit": null`` and 
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import math
 import os
 import socket
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,6 +82,12 @@ STATIC = {  # URL path -> (file in tinygrad_mlp/web, content type)
     "/style.css": ("style.css", "text/css; charset=utf-8"),
 }
 GET_ROUTES = {*STATIC, "/api/info"}
+UNREADABLE = {  # ink_problem's reasons, as the page says them
+    "blank": "draw a digit",
+    "small": "draw bigger: that is a dot, not a digit",
+    "faint": "draw bigger and bolder: the ink is too faint to read",
+}
+LOOPBACK_NAMES = ("localhost", "::1")
 POST_ROUTES = {"/api/predict"}
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -175,11 +192,12 @@ class Predictor:
     def predict(self, image: np.ndarray, preprocess_image: bool = True) -> dict[str, Any]:
         """Classify one 2-D image (values in [0, 1], 1 = ink); see the module docstring."""
         if preprocess_image:
-            try:
-                x = preprocess.to_mnist(image)
-            except preprocess.ImageError:  # inputs are checked, so this means: no ink
-                return {"blank": True, "message": "draw a digit", "digit": None,
-                        "probabilities": None, "layers": [], "input": [0.0] * 784}
+            problem = preprocess.ink_problem(image)
+            if problem is not None:
+                return {"blank": True, "reason": problem, "message": UNREADABLE[problem],
+                        "digit": None, "probabilities": None, "layers": [],
+                        "input": [0.0] * 784}
+            x = preprocess.to_mnist(image)
         else:
             x = np.asarray(image, np.float32)
         x = x.reshape(1, 784).astype(np.float32)
@@ -282,20 +300,22 @@ def image_from_png(body: bytes) -> np.ndarray:
     try:
         from PIL import Image
     except ImportError:
-        raise RequestError(415, "PNG input needs Pillow on the server (pip install "
-                                "'tinygrad_mlp[images]'); send JSON instead") from None
+        raise RequestError(415, "PNG input needs Pillow on the server (pip install Pillow); "
+                                "send JSON instead") from None
     try:
-        with Image.open(io.BytesIO(body), formats=["PNG"]) as im:
-            width, height = im.size
-            if max(width, height) > MAX_SIDE:  # checked before the pixels are decompressed
-                raise RequestError(422, f"PNG is {width}x{height}; at most {MAX_SIDE}x{MAX_SIDE}")
-            rgba = np.asarray(im.convert("RGBA"))
+        with warnings.catch_warnings():  # Pillow warns of big images; refused below anyway
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(body), formats=["PNG"]) as im:
+                width, height = im.size
+                if max(width, height) > MAX_SIDE:  # checked before the pixels are decompressed
+                    raise RequestError(422, f"PNG is {width}x{height}; at most "
+                                            f"{MAX_SIDE}x{MAX_SIDE}")
+                return preprocess.from_pil(im, source="PNG")
     except RequestError:
         raise
     except Exception as e:  # Pillow raises many kinds for broken files
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise RequestError(400, f"not a readable PNG: {reason}") from None
-    return preprocess.grayscale(rgba, source="PNG")
 
 
 # ----- HTTP ---------------------------------------------------------------------------------
@@ -321,11 +341,56 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.request_timeout  # a stalled client frees its thread
         super().setup()
+        self.requestline, self.command, self.request_version = "", "", "HTTP/1.0"
+        self._responded = False
+        self._late = threading.Event()
+        # ... and so does a slow one: the whole request must arrive before the deadline
+        self._deadline = threading.Timer(self.server.request_timeout, self._stop_reading)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def _stop_reading(self) -> None:
+        """Deadline passed: reads see end-of-file from now on (the answer can still go out)."""
+        self._late.set()
+        try:
+            self.connection.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+
+    def _late_message(self) -> str:
+        return f"timed out: the request did not arrive within {self.timeout:g} s"
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        super().finish()
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        if self._late.is_set() and not self._responded:
+            self.close_connection = True
+            self._error(408, self._late_message())
+
+    def parse_request(self) -> bool:
+        """http.server's parsing, then what it does not check: the target and the Host."""
+        if not super().parse_request():
+            return False
+        try:
+            urlsplit(self.path)
+        except ValueError:
+            self.send_error(400, f"bad request target {_one_line(self.path, 60)!r}")
+            return False
+        host = self.headers.get("Host")
+        if host is not None and not self.server.host_allowed(host):
+            self.send_error(403, f"Host {_one_line(host, 60)!r} is not served here: this "
+                                 "page answers only to localhost, 127.0.0.1 and [::1]")
+            return False
+        return True
 
     # --- responses ---
 
     def _send(self, status: int, body: bytes, content_type: str,
               headers: dict[str, str] | None = None) -> None:
+        self._responded = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -451,6 +516,8 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(408, "timed out reading the request body") from None
         if len(body) < length:
             self.close_connection = True
+            if self._late.is_set():
+                raise RequestError(408, self._late_message())
             raise RequestError(400, f"body ended after {len(body)} of {length} bytes")
         if content_type == "image/png":
             image, preprocess_image = image_from_png(body), True
@@ -463,6 +530,7 @@ class DigitServer(ThreadingHTTPServer):
     """The HTTP server of the draw-a-digit page; ``url`` says where it listens."""
 
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog (Python's default of 5 drops bursts)
 
     def __init__(self, predictor: Predictor, host: str = "127.0.0.1", port: int = 8000,
                  log: Callable[[str], None] | None = None, request_timeout: float = 10.0) -> None:
@@ -473,6 +541,28 @@ class DigitServer(ThreadingHTTPServer):
         web = resources.files("tinygrad_mlp") / "web"
         self.static = {name: (web / name).read_bytes() for name, _ in STATIC.values()}
         super().__init__((host, port), Handler)
+        self._loopback = ipaddress.ip_address(self.server_address[0]).is_loopback
+
+    def host_allowed(self, host: str) -> bool:
+        """Whether to answer a request with this ``Host`` header: any, unless we listen on
+        a loopback address; then only loopback names (no DNS rebinding)."""
+        if not self._loopback:
+            return True
+        name = host.strip().lower()
+        name = name[1 : name.find("]")] if name.startswith("[") else name.rsplit(":", 1)[0]
+        if name in LOOPBACK_NAMES or name.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up is normal: no traceback; anything else: one log line."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)) or self.log is None:
+            return
+        self.log(f"{client_address[0]} error: {type(error).__name__}: {error}")
 
     @property
     def url(self) -> str:
