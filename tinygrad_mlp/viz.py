@@ -52,7 +52,6 @@ __all__ = [
     "TraceRecord",
     "format_graph",
     "graphviz_available",
-    "mlp_step_graph",
     "name",
     "print_graph",
     "render",
@@ -864,56 +863,3 @@ class trace:
                 self.print_fn(f"backward trace from {label} (outputs first; each node after "
                               "every node that uses it)")
             self.print_fn(str(rec))
-
-
-# ----- one training step of the seed's network, for `tinygrad-mlp graph` ---------------------
-
-
-def mlp_step_graph(model: Any = None, batch_size: int = 4, seed: int = 0) -> Tensor:
-    """The loss of one training step of the seed's MLP, with its graph recorded.
-
-    The step is zero_grad → forward → loss on a batch of random 784-pixel "images" with
-    random labels; call ``backward()`` on the result to finish it, or draw its graph.
-
-    Parameters
-    ----------
-    model : nn.Module, optional
-        The network (e.g. from a checkpoint). Default: a new 784-512-10 MLP with a
-        sigmoid hidden layer and logits out (the default preset). A model whose last
-        layer is a Sigmoid is scored with the quadratic cost, otherwise with cross-entropy.
-    batch_size : int, default 4
-    seed : int, default 0
-        Seeds the inputs, labels and (default model) the weights.
-
-    Returns
-    -------
-    Tensor
-        The scalar loss; parameters are named (``0.weight``...) for the drawing tools.
-
-    >>> import tinygrad_mlp as tg
-    >>> loss = tg.viz.mlp_step_graph()
-    >>> loss.shape, loss.grad_fn
-    ((), 'SoftmaxCrossEntropy')
-    """
-    import tinygrad_mlp.nn.functional as F
-    from tinygrad_mlp import nn
-
-    rng = np.random.default_rng(seed)
-    if model is None:
-        model = nn.Sequential(nn.Linear(784, 512, generator=rng), nn.Sigmoid(),
-                              nn.Linear(512, 10, generator=rng))
-    for key, p in model.named_parameters():
-        if _registered_name(p) is None:
-            name(p, key)
-    modules = list(model.modules())
-    weights = [m.weight for m in modules if getattr(m, "weight", None) is not None
-               and getattr(m.weight, "ndim", 0) == 2]
-    n_in = weights[0].shape[1] if weights else 784
-    dtype = weights[0].dtype if weights else np.float32
-    x = name(Tensor(rng.random((batch_size, n_in)).astype(dtype)), "x")
-    model.zero_grad()
-    out = model(x)
-    labels = rng.integers(0, out.shape[-1], batch_size)
-    if type(modules[-1]).__name__ == "Sigmoid":
-        return F.quadratic_loss(out, np.eye(out.shape[-1], dtype=out.dtype)[labels])
-    return F.cross_entropy(out, labels)
