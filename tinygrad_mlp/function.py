@@ -165,4 +165,8 @@ class Function:
         result = Tensor._make(out, ctx if record else None)
         if _STATE.tape is not None:  # tg.jit is tracing
             _STATE.tape.append((cls, args, kwargs, result))
+        if _STATE.forward_ad:  # inside tg.func.jvp: push the inputs' tangents through
+            from tinygrad_mlp.func import _push_tangents
+
+            _push_tangents(cls, ctx, args, arrays, kwargs, out, result)
         return result

@@ -41,6 +41,7 @@ class _State:
     anomaly = False
     tracer: Callable[[dict], None] | None = None
     tape: list | None = None  # while tg.jit traces: every op call, in order
+    forward_ad = 0  # > 0 inside tg.func.jvp: ops carry tangents (forward mode)
 
 
 _STATE = _State()

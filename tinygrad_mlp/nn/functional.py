@@ -26,6 +26,7 @@ import numpy as np
 from tinygrad_mlp import ops as _ops
 from tinygrad_mlp.function import Context, Function
 from tinygrad_mlp.nn import init as _init
+from tinygrad_mlp.ops._common import _tsum
 from tinygrad_mlp.tensor import Tensor
 
 __all__ = [
@@ -197,8 +198,8 @@ def _class_indices(target: Any, num_classes: int, fn: str, shape: tuple[int, ...
 
 def _target_like(target: Any, pred: Tensor, fn: str) -> Any:
     """A float target of ``pred``'s shape: a Tensor that requires grad, or an ndarray."""
-    if isinstance(target, Tensor) and target.requires_grad:
-        t: Any = target
+    if isinstance(target, Tensor) and (target.requires_grad or target._tangent is not None):
+        t: Any = target  # differentiable (reverse mode, or a tangent in tg.func.jvp)
     else:
         arr = _raw(target)
         if arr.dtype.kind not in "biuf":
@@ -224,6 +225,16 @@ def _grad_scale(ctx: Context, g: Any) -> Any:
     if ctx.reduction == "mean":
         return g * (1.0 / ctx.n) if ctx.n else g * float("nan")
     return g
+
+
+def _reduce_tangent(ctx: Context, t: Any) -> Any:
+    """A per-element loss tangent reduced as the loss was (forward mode of a fused loss)."""
+    if t is None or ctx.reduction == "none":
+        return t
+    total = t.sum()
+    if ctx.reduction == "mean":
+        return total * (1.0 / ctx.n) if ctx.n else total * float("nan")
+    return total
 
 
 # ----- cross-entropy ------------------------------------------------------------------------
@@ -294,6 +305,22 @@ class SoftmaxCrossEntropy(Function):
             if len(need) > 1 and need[1]:
                 gq = -logp * scale
         return (gx,) if len(need) == 1 else (gx, gq)
+
+    @staticmethod
+    def jvp(ctx, tx, tq=None):
+        """Forward mode: d loss_n = −Σ_c (tq·log p + q·d log p), d log p = tx − Σ_c p·tx
+        (q one-hot for indices), then summed or averaged as the loss is."""
+        _, probs, p, logp = ctx.saved
+        terms = []
+        if tx is not None:
+            dlogp = tx - (p * tx).sum(axis=1, keepdims=True)
+            if ctx.indices is None:
+                terms.append(-(probs * dlogp).sum(axis=1))
+            else:
+                terms.append(-dlogp[np.arange(ctx.n), ctx.indices])
+        if tq is not None:
+            terms.append(-(tq * logp).sum(axis=1))
+        return _reduce_tangent(ctx, _tsum(*terms))
 
 
 def _prepare_cross_entropy(
@@ -454,6 +481,15 @@ class BinaryCrossEntropy(Function):
                 gt = (log1mp - logp) * scale
         return gp, gt
 
+    @staticmethod
+    def jvp(ctx, tp, tt):
+        """Forward mode: d loss = tp·(p − t) / max(p(1−p), 1e-12) + tt·(log(1−p) − log p)
+        (backward's clamped derivatives), then summed or averaged as the loss is."""
+        p, t, logp, log1mp = ctx.saved
+        dp = None if tp is None else tp * ((p - t) / np.maximum((1 - p) * p, 1e-12))
+        dt = None if tt is None else tt * (log1mp - logp)
+        return _reduce_tangent(ctx, _tsum(dp, dt))
+
 
 def binary_cross_entropy(probs: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy between probabilities and targets of the same shape.
@@ -503,6 +539,12 @@ class SquaredError(Function):
         else:
             gx = d * (g * (2 * ctx.scale))
         return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def jvp(ctx, tx, tt):
+        """Forward mode: dL = 2·scale·Σ (x − t)·(tx − tt)."""
+        (d,) = ctx.saved[2:]
+        return (d * _tsum(tx, None if tt is None else -tt)).sum() * (2 * ctx.scale)
 
 
 def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:

@@ -21,3 +21,13 @@ def _log(x: Any) -> Any:
 
 def _values(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+def _tsum(*terms: Any) -> Any:
+    """Sum of the tangent terms that are not None (None: a zero tangent), for jvp rules."""
+    live = [t for t in terms if t is not None]
+    if not live:
+        return None
+    total = live[0]
+    for t in live[1:]:
+        total = total + t
+    return total

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_mlp.function import Function
-from tinygrad_mlp.ops._common import _arr, _log, _values
+from tinygrad_mlp.ops._common import _arr, _log, _tsum, _values
 from tinygrad_mlp.ops.elementwise import _zero_where
 
 
@@ -20,6 +20,11 @@ class Add(Function):
     def backward(ctx, g):
         return g, g
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """Forward mode: d(a + b) = ta + tb."""
+        return _tsum(ta, tb)
+
 
 class Sub(Function):
     """a - b;  da = g, db = -g."""
@@ -32,6 +37,11 @@ class Sub(Function):
     def backward(ctx, g):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """Forward mode: d(a - b) = ta - tb."""
+        return _tsum(ta, None if tb is None else -tb)
+
 
 class Neg(Function):
     """-a;  da = -g."""
@@ -43,6 +53,11 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, g):
         return -g
+
+    @staticmethod
+    def jvp(ctx, ta):
+        """Forward mode: d(-a) = -ta."""
+        return -ta
 
 
 class Mul(Function):
@@ -59,6 +74,12 @@ class Mul(Function):
         da, db = ctx.needs_input_grad
         return (g * b if da else None), (g * a if db else None)
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """Forward mode: d(a·b) = ta·b + a·tb."""
+        a, b = ctx.primals
+        return _tsum(None if ta is None else ta * b, None if tb is None else a * tb)
+
 
 class Div(Function):
     """q = a / b;  da = g / b, db = -(g / b)·q."""
@@ -74,6 +95,12 @@ class Div(Function):
         b, q = ctx.saved_tensors
         ga = g / b
         return ga, (-ga * q if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """Forward mode: d(a / b) = (ta - q·tb) / b."""
+        b, q = ctx.primals[1], ctx.result
+        return _tsum(ta, None if tb is None else -(q * tb)) / b
 
 
 class Pow(Function):
@@ -103,6 +130,19 @@ class Pow(Function):
             if db:
                 gb = _zero_where((av == 0) & (bv >= 0), g * y * _log(a))
         return ga, gb
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """Forward mode: dy = ta·b·a^(b-1) + tb·y·ln(a), with backward's zeros at a = 0."""
+        a, b = ctx.primals
+        y = ctx.result
+        da = db = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ta is not None:
+                da = ta * _zero_where((_values(b) == 0) & (_values(a) == 0), b * a ** (b - 1))
+            if tb is not None:
+                db = tb * _zero_where((_values(a) == 0) & (_values(b) >= 0), y * _log(a))
+        return _tsum(da, db)
 
 
 class MatMul(Function):
@@ -145,6 +185,12 @@ class MatMul(Function):
             gb = gb.reshape(tuple(gb.shape[:-1]))
         return ga, gb
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """Forward mode: d(a @ b) = ta @ b + a @ tb."""
+        a, b = ctx.primals
+        return _tsum(None if ta is None else ta @ b, None if tb is None else a @ tb)
+
 
 class Linear(Function):
     """y = x @ Wᵀ + b (fused, PyTorch layout W: (out, in));  dx = g @ W, dW = gᵀ x, db = Σ g.
@@ -175,3 +221,9 @@ class Linear(Function):
         if len(need) == 2:
             return gx, gw
         return gx, gw, (g2.sum(axis=0) if need[2] else None)
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tb=None):
+        """Forward mode: dy = tx @ Wᵀ + x @ twᵀ + tb."""
+        x, w = ctx.primals[:2]
+        return _tsum(None if tx is None else tx @ w.T, None if tw is None else x @ tw.T, tb)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mlp.function import Function
-from tinygrad_mlp.ops._common import _arr
+from tinygrad_mlp.ops._common import _arr, _tsum
 from tinygrad_mlp.tensor import Tensor
 
 
@@ -35,6 +35,11 @@ class Exp(Function):
         (y,) = ctx.saved_tensors
         return g * y
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t·y."""
+        return t * ctx.result
+
 
 class Log(Function):
     """y = ln x;  dx = g / x."""
@@ -48,6 +53,11 @@ class Log(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return g / x
+
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t / x."""
+        return t / ctx.primals[0]
 
 
 class Sqrt(Function):
@@ -64,6 +74,11 @@ class Sqrt(Function):
         (y,) = ctx.saved_tensors
         return g / (y * 2)
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t / (2y)."""
+        return t / (ctx.result * 2)
+
 
 class Abs(Function):
     """y = |x|;  dx = g·sign(x)  (sign(0) = 0, as PyTorch)."""
@@ -77,6 +92,11 @@ class Abs(Function):
     def backward(ctx, g):
         (sign,) = ctx.saved_tensors
         return g * sign
+
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t·sign(x)."""
+        return t * np.sign(ctx.primals[0])
 
 
 class Sigmoid(Function):
@@ -99,6 +119,12 @@ class Sigmoid(Function):
         (s,) = ctx.saved_tensors
         return g * s * (1 - s)
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: ds = t·s·(1 - s)."""
+        s = ctx.result
+        return t * (s * (1 - s))
+
 
 class Tanh(Function):
     """y = tanh x;  dx = g·(1 - y²)."""
@@ -114,6 +140,12 @@ class Tanh(Function):
         (y,) = ctx.saved_tensors
         return g * (1 - y * y)
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t·(1 - y²)."""
+        y = ctx.result
+        return t * (1 - y * y)
+
 
 class ReLU(Function):
     """y = max(x, 0);  dx = g·[not x ≤ 0]  (relu'(0) = 0, and a NaN passes g on, as PyTorch)."""
@@ -127,6 +159,11 @@ class ReLU(Function):
     def backward(ctx, g):
         (mask,) = ctx.saved_tensors
         return g * mask
+
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t·[not x ≤ 0]."""
+        return t * ~(ctx.primals[0] <= 0)
 
 
 class Clip(Function):
@@ -146,6 +183,12 @@ class Clip(Function):
     def backward(ctx, g):
         (inside,) = ctx.saved_tensors
         return g * inside
+
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t·[lo ≤ x ≤ hi] (the mask forward saved)."""
+        (inside,) = ctx.saved
+        return t * inside
 
 
 class Maximum(Function):
@@ -167,6 +210,12 @@ class Maximum(Function):
         wa, wb = ctx.saved_tensors
         return g * wa, g * wb
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """Forward mode: dy = ta·wa + tb·wb (the winner's tangent; the mean of both on ties)."""
+        wa, wb = ctx.saved
+        return _tsum(None if ta is None else ta * wa, None if tb is None else tb * wb)
+
 
 class Where(Function):
     """y = a where cond else b (cond is a constant mask);  da = g·cond, db = g·¬cond."""
@@ -180,3 +229,9 @@ class Where(Function):
     def backward(ctx, g):
         cond, not_cond = ctx.saved_tensors
         return g * cond, g * not_cond
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        """Forward mode: dy = ta where cond else tb."""
+        cond, not_cond = ctx.saved
+        return _tsum(None if ta is None else ta * cond, None if tb is None else tb * not_cond)

@@ -34,6 +34,11 @@ class Sum(Function):
     def backward(ctx, g):
         return _expand(g.reshape(ctx.kd_shape), ctx.in_shape)
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = Σ t over the same axes (sum is linear)."""
+        return t.sum(axis=ctx.options.get("axis"), keepdims=ctx.options.get("keepdims", False))
+
 
 class Max(Function):
     """y = max x over ``axis`` (``fn=np.min`` for min);  dx = g split evenly among the ties.
@@ -61,6 +66,12 @@ class Max(Function):
         (w,) = ctx.saved_tensors
         return g.reshape(ctx.kd_shape) * w
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = Σ t·w over the axes (w: the tie-split weights of backward)."""
+        (w,) = ctx.saved
+        return (t * w).sum(axis=ctx.options.get("axis"), keepdims=True).reshape(ctx.result.shape)
+
 
 def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
     """``shape`` without the reduced axes."""
@@ -83,6 +94,12 @@ class Softmax(Function):
         (s,) = ctx.saved_tensors
         return s * (g - (g * s).sum(axis=ctx.axis, keepdims=True))
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: ds = s·(t - Σ t·s)."""
+        s = ctx.result
+        return s * (t - (t * s).sum(axis=ctx.axis, keepdims=True))
+
 
 class LogSoftmax(Function):
     """y = x - m - ln Σ e^(x-m), m = max x (stable for any logits);  dx = g - eʸ·Σ g."""
@@ -99,3 +116,8 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return g - _exp(y) * g.sum(axis=ctx.axis, keepdims=True)
+
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t - Σ t·eʸ."""
+        return t - (t * np.exp(ctx.result)).sum(axis=ctx.axis, keepdims=True)

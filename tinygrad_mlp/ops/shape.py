@@ -42,6 +42,12 @@ class Cast(Function):
             return Cast.apply(g, dtype=ctx.in_dtype)
         return g.astype(ctx.in_dtype)
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t as the output's dtype."""
+        dtype = ctx.result.dtype
+        return Cast.apply(t, dtype=dtype) if isinstance(t, Tensor) else t.astype(dtype)
+
 
 class Reshape(Function):
     """y = x viewed with a new shape;  dx = g reshaped back."""
@@ -56,6 +62,11 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, g):
         return g.reshape(ctx.in_shape)
+
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t reshaped the same way."""
+        return t.reshape(ctx.result.shape)
 
 
 def _permutation(axes: Any, ndim: int) -> tuple[int, ...]:
@@ -87,6 +98,12 @@ class Transpose(Function):
     def backward(ctx, g):
         return g.transpose(*ctx.inverse) if ctx.inverse is not None else g.transpose()
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t permuted the same way."""
+        axes = ctx.options.get("axes")
+        return t.transpose(*axes) if axes is not None else t.transpose()
+
 
 class Expand(Function):
     """y = x broadcast to ``shape``;  dx = g (the engine sums it back to x's shape)."""
@@ -100,6 +117,11 @@ class Expand(Function):
     @staticmethod
     def backward(ctx, g):
         return g
+
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t broadcast the same way."""
+        return _expand(t, ctx.result.shape)
 
 
 def _is_advanced(index: Any) -> bool:
@@ -125,6 +147,11 @@ class GetItem(Function):
     def backward(ctx, g):
         return _scatter(g, ctx.in_shape, ctx.index)
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = t[index]."""
+        return _getitem(t, ctx.index)
+
 
 class ScatterAdd(Function):
     """y = zeros(shape) with g added at ``index`` (repeats add up);  dg = dy[index].
@@ -148,6 +175,11 @@ class ScatterAdd(Function):
     def backward(ctx, g):
         return _getitem(g, ctx.index)
 
+    @staticmethod
+    def jvp(ctx, t):
+        """Forward mode: dy = zeros with t added at ``index`` (the op is linear)."""
+        return _scatter(t, ctx.result.shape, ctx.index)
+
 
 class Cat(Function):
     """y = concatenate(xs, axis);  each dxᵢ = its slice of g."""
@@ -167,6 +199,14 @@ class Cat(Function):
         b = ctx.bounds
         return tuple(g[before + (slice(b[i], b[i + 1]),)] for i in range(len(b) - 1))
 
+    @staticmethod
+    def jvp(ctx, *ts):
+        """Forward mode: dy = concatenate(tangents) (zeros for inputs without one)."""
+        ts = [np.zeros_like(x) if t is None else t for x, t in zip(ctx.primals, ts, strict=True)]
+        if any(isinstance(t, Tensor) for t in ts):
+            return Cat.apply(*ts, axis=ctx.axis)
+        return np.concatenate(ts, axis=ctx.axis)
+
 
 class Stack(Function):
     """y = stack(xs, axis) (a new axis);  each dxᵢ = g[..., i, ...]."""
@@ -184,3 +224,11 @@ class Stack(Function):
     def backward(ctx, g):
         before = (slice(None),) * ctx.axis
         return tuple(g[before + (i,)] for i in range(ctx.count))
+
+    @staticmethod
+    def jvp(ctx, *ts):
+        """Forward mode: dy = stack(tangents) (zeros for inputs without one)."""
+        ts = [np.zeros_like(x) if t is None else t for x, t in zip(ctx.primals, ts, strict=True)]
+        if any(isinstance(t, Tensor) for t in ts):
+            return Stack.apply(*ts, axis=ctx.axis)
+        return np.stack(ts, axis=ctx.axis)
