@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mlp import tensor as _tensor
-from tinygrad_mlp.tensor import _STATE, Tensor
+from tinygrad_mlp.tensor import _STATE, Tensor, _Parts, _to_array
 
 
 class Context:
@@ -32,11 +32,17 @@ class Context:
     """
 
     # Defaults live on the class, so making a Context (once per op) sets a single attribute.
-    parents: tuple = ()  # the op's positional arguments, when the call was recorded
-    needs_input_grad: tuple[bool, ...] = ()
+    parents: tuple | None = ()  # the op's positional arguments, when the call was recorded
+    needs_input_grad: tuple[bool, ...] = ()  # set before forward runs, as in torch
     saved: tuple | None = ()  # None once backward has freed them
     out: Tensor | None = None  # set by the engine only while building a grad graph
     source: str | None = None  # user source line, recorded under detect_anomaly
+    versions: tuple[int, ...] | None = None  # inputs' versions when read (None: all 0)
+    modified: tuple[int, int] | None = None  # set when a saved output is changed in place
+    inplace_from: int | None = None  # for an in-place op: the version it overwrote
+    multi: tuple | None = None  # for an op with several outputs: their (shape, dtype)s
+    materialize_grads = True  # unused outputs get zero gradients (else None)
+    non_differentiable: tuple = ()  # ids of outputs marked non-differentiable
 
     def __init__(self, fn: type[Function]) -> None:
         self.fn = fn
@@ -44,6 +50,14 @@ class Context:
     def save_for_backward(self, *values: Any) -> None:
         """Keep ``values`` (arrays or scalars) for the backward rule."""
         self.saved = values
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """Outputs of forward (the arrays it returns) that get no gradient (indices, masks)."""
+        self.non_differentiable = self.non_differentiable + tuple(id(o) for o in outputs)
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, backward gets None (not zeros) for outputs that received no gradient."""
+        self.materialize_grads = bool(value)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -53,11 +67,7 @@ class Context:
         value is replaced by that Tensor, so the gradient of the rule flows back to it.
         """
         if self.saved is None:
-            raise RuntimeError(
-                f"{self.fn.__name__}: trying to backward through the graph a second time "
-                "(or to read saved values after they were freed). Saved values are freed by "
-                "backward(); pass retain_graph=True to the first backward to keep them."
-            )
+            raise RuntimeError(f"{self.fn.__name__}: {_tensor._FREED}")
         if self.out is None:
             return self.saved
         known = getattr(self, "_by_array", None)  # set by apply if inputs shared an array
@@ -71,7 +81,7 @@ def _as_graph_value(value: Any, known: dict[int, Tensor]) -> Any:
     """The Tensor whose data is ``value``; else a constant Tensor (arrays) or ``value``."""
     if id(value) in known:
         return known[id(value)]
-    return Tensor(value) if isinstance(value, np.ndarray) else value
+    return Tensor._make(value, None) if isinstance(value, np.ndarray) else value
 
 
 def _shares_an_array(arrays: list) -> bool:
@@ -139,6 +149,7 @@ class Function:
         ctx = Context(cls)
         arrays = []
         needs = []
+        versioned = False
         for a in args:
             if isinstance(a, Tensor):
                 d = a.data
@@ -148,20 +159,31 @@ class Function:
                     if cls.promote_int and d.dtype.kind in "biu":
                         d = d.astype(np.float32)
                     needs.append(False)
+                if a._vc is not None:
+                    versioned = True
                 arrays.append(d)
             else:
-                arrays.append(a if isinstance(a, (int, float, np.ndarray)) else Tensor(a).data)
+                arrays.append(a if isinstance(a, (int, float, np.ndarray)) else _to_array(a))
                 needs.append(False)
         record = _STATE.grad_enabled and True in needs
-        if record and len(arrays) > 1 and _shares_an_array(arrays):
-            arrays = _unalias(ctx, args, arrays)
+        if record:
+            ctx.needs_input_grad = tuple(needs)
+            if len(arrays) > 1 and _shares_an_array(arrays):
+                arrays = _unalias(ctx, args, arrays)
+        else:
+            ctx.needs_input_grad = (False,) * len(needs)
         out = cls.forward(ctx, *arrays, **kwargs)
+        if type(out) is tuple:
+            return _apply_multi(cls, ctx, args, arrays, kwargs, out, record)
         if _STATE.anomaly:
             ctx.source = _tensor._user_source_line()
             _tensor._check_finite(out, ctx, "forward", arrays)
         if record:
             ctx.parents = args
-            ctx.needs_input_grad = tuple(needs)
+            if versioned:  # some input was changed in place before: remember what we read
+                ctx.versions = tuple(_version(a) for a in args)
+            if ctx.non_differentiable and id(out) in ctx.non_differentiable:
+                record = False
         result = Tensor._make(out, ctx if record else None)
         if _STATE.tape is not None:  # tg.jit is tracing
             _STATE.tape.append((cls, args, kwargs, result))
@@ -170,3 +192,56 @@ class Function:
 
             _push_tangents(cls, ctx, args, arrays, kwargs, out, result)
         return result
+
+
+def _version(a: Any) -> int:
+    return a._version if isinstance(a, Tensor) else 0
+
+
+class _Select(Function):
+    """Output ``n`` of an op with several outputs;  d(op) gets g in place n of its tuple."""
+
+    @staticmethod
+    def backward(ctx, g):
+        parts: list[Any] = [None] * ctx.count
+        parts[ctx.n] = g
+        return _Parts(parts)
+
+
+def _apply_multi(cls: type[Function], ctx: Context, args: tuple, arrays: list, kwargs: dict,
+                 outs: tuple, record: bool) -> tuple[Tensor, ...]:
+    """Wrap the outputs of a forward that returned a tuple.
+
+    The op's context sits on one hidden tensor (the hub); each differentiable output is a
+    ``_Select`` of it, so the engine hands the op one gradient per output, as torch does.
+    """
+    outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in outs)
+    if _STATE.anomaly:
+        ctx.source = _tensor._user_source_line()
+        for o in outs:
+            _tensor._check_finite(o, ctx, "forward", arrays)
+    if not record:
+        results = tuple(Tensor._make(o, None) for o in outs)
+    else:
+        ctx.parents = args
+        if any(isinstance(a, Tensor) and a._vc is not None for a in args):
+            ctx.versions = tuple(_version(a) for a in args)
+        ctx.multi = tuple((o.shape, o.dtype) for o in outs)
+        hub = Tensor._make(np.empty(0), ctx)
+        results = []
+        for n, o in enumerate(outs):
+            if id(o) in ctx.non_differentiable or o.dtype.kind not in "fc":
+                results.append(Tensor._make(o, None))
+                continue
+            sel = Context(_Select)
+            sel.n, sel.count = n, len(outs)
+            sel.parents, sel.needs_input_grad = (hub,), (True,)
+            results.append(Tensor._make(o, sel))
+        results = tuple(results)
+    if _STATE.tape is not None:  # tg.jit is tracing: it refuses several outputs
+        _STATE.tape.append((cls, args, kwargs, results))
+    if _STATE.forward_ad:
+        from tinygrad_mlp.func import _push_tangents
+
+        _push_tangents(cls, ctx, args, arrays, kwargs, outs, results)
+    return results

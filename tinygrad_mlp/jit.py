@@ -37,20 +37,35 @@ class JitError(ValueError):
 
 
 class _Tape:
-    """The ops of one traced call, with each argument resolved to a slot or a constant."""
+    """One traced call: its ops with each argument resolved to a slot or a constant, and
+    the backward plan of the graph it built, from the one engine (``tensor._plan``).
+
+    Slots number every value a replay handles: first the plan's tensors (so the plan's
+    own slot numbers index the same list), then inputs, leaves and outputs outside it.
+    Constants sit in the template from the start.
+    """
 
     def __init__(self, entries: list, inputs: list[Tensor], loss: Tensor) -> None:
-        slot_of: dict[int, int] = {id(t.data): i for i, t in enumerate(inputs)}
-        tensor_slot: dict[int, int] = {id(t): i for i, t in enumerate(inputs)}
-        self.n_inputs = len(inputs)
-        self.leaves: list[Tensor] = []  # tensors from outside (parameters): read each call
-        self.leaf_slots: list[int] = []
-        self.ops: list[tuple] = []  # (cls, ctx, get args, one arg?, kwargs, kwargs from slots,
-        #                             output slot, promote)
-        self.backward_ops: list[tuple] = []  # (cls, ctx, out, ((arg position, slot), ...))
-        # Every value an op reads or makes has a slot: inputs, leaves and outputs are filled
-        # in on each call; constants sit in the template from the start.
-        template: list[Any] = [None] * len(inputs)
+        plan = _tensor._plan([loss]) if loss.requires_grad else _tensor._Plan([], [])
+        for t in plan.nodes:
+            if t._hooks or (t._ctx is not None and t._retains_grad):
+                raise JitError("a tensor with hooks or retain_grad(): jit does not run them")
+        plan_slot = {id(t): i for i, t in enumerate(plan.nodes)}
+        template: list[Any] = [None] * len(plan.nodes)
+        # the replay's plan: the same steps; only leaves (parameters) keep their tensor
+        self.plan = _tensor._Plan([t if t._ctx is None else None for t in plan.nodes],
+                                  plan.steps)
+
+        def slot_for(t: Any) -> int:
+            if id(t) in plan_slot:
+                return plan_slot[id(t)]
+            template.append(None if isinstance(t, Tensor) else t)
+            return len(template) - 1
+
+        tensor_slot: dict[int, int] = {id(t): slot_for(t) for t in inputs}
+        self.input_slots = [tensor_slot[id(t)] for t in inputs]
+        slot_of = {id(t.data): tensor_slot[id(t)] for t in inputs}
+        self.leaves: list[tuple[int, Tensor]] = []  # from outside (parameters): read each call
         start = min(t._seq for t in inputs) if inputs else loss._seq
 
         def arg(a: Any, where: str) -> int:
@@ -62,49 +77,45 @@ class _Tape:
                                    "ops; pass it as an argument instead")
                 if a._hooks:
                     raise JitError(f"{where}: a tensor with hooks; jit does not run hooks")
-                tensor_slot[id(a)] = len(template)
-                self.leaves.append(a)
-                self.leaf_slots.append(len(template))
-                template.append(None)
+                tensor_slot[id(a)] = slot_for(a)
+                self.leaves.append((tensor_slot[id(a)], a))
                 return tensor_slot[id(a)]
             kind, value = _kwarg(a, slot_of, where)
-            if kind == _SLOT:
-                return value
-            template.append(value)
-            return len(template) - 1
+            return value if kind == _SLOT else slot_for(value)
 
+        self.ops: list[tuple] = []  # (cls, ctx, get args, one arg?, kwargs, kwargs from slots,
+        #                             output slot, promote)
         for cls, args, kwargs, out in entries:
             where = f"{cls.__name__} (op {len(self.ops) + 1} of the trace)"
+            if type(out) is tuple:
+                raise JitError(f"{where}: an op with several outputs; jit replays single-output "
+                               "ops only")
             specs = tuple(arg(a, where) for a in args)
             kw = {k: _kwarg(v, slot_of, where) for k, v in kwargs.items()}
-            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
             promote = cls.promote_int and any(
                 isinstance(a, Tensor) and a.dtype.kind in "biu" for a in args
             )
-            out_slot = tensor_slot[id(out)] = len(template)
-            template.append(None)
-            ctx = Context(cls)  # reused by every replay: forward refills it, backward reads it
-            ctx.needs_input_grad = needs
+            out_slot = tensor_slot[id(out)] = slot_for(out)
+            ctx = out._ctx  # the plan's steps hold it: every replay's forward refills it
+            if ctx is None:
+                ctx = Context(cls)
+                ctx.needs_input_grad = (False,) * len(args)
             fixed = {k: v for k, (kind, v) in kw.items() if kind == _CONST}
             from_slots = tuple((k, v) for k, (kind, v) in kw.items() if kind == _SLOT)
             get = itemgetter(*specs) if specs else (lambda slots: ())
             self.ops.append((cls, ctx, get, len(specs) == 1, fixed, from_slots, out_slot, promote))
-            targets = tuple((k, slot) for k, (slot, need) in enumerate(zip(specs, needs,
-                                                                           strict=True)) if need)
-            if targets:  # ops that pass a gradient on, newest first
-                self.backward_ops.insert(0, (cls, ctx, out_slot, targets))
-        if id(loss) not in tensor_slot or tensor_slot[id(loss)] < self.n_inputs:
+        if id(loss) not in tensor_slot or tensor_slot[id(loss)] in self.input_slots:
             raise JitError("the function must return a Tensor computed by tinygrad ops")
         self.loss_slot = tensor_slot[id(loss)]
-        self.seed = np.ones_like(loss.data)  # d(loss)/d(loss); rules never write into it
+        self.seeds = [(self.loss_slot, np.ones_like(loss.data))] if loss.requires_grad else []
         self.template = template
-        self.leaf_pairs = list(zip(self.leaf_slots, self.leaves, strict=True))
 
     def run(self, arrays: list[np.ndarray]) -> np.ndarray:
         """Forward and backward for new input arrays; gradients go into the leaves' .grad."""
         slots = self.template.copy()
-        slots[: self.n_inputs] = arrays
-        for i, leaf in self.leaf_pairs:
+        for i, a in zip(self.input_slots, arrays, strict=True):
+            slots[i] = a
+        for i, leaf in self.leaves:
             slots[i] = leaf.data
         for cls, ctx, get, one, kwargs, from_slots, out, promote in self.ops:
             if from_slots:
@@ -115,39 +126,10 @@ class _Tape:
                         in "biu" else a for a in args]
             y = cls.forward(ctx, *args, **kwargs)
             slots[out] = y if type(y) is np.ndarray else np.asarray(y)
-        loss = slots[self.loss_slot]
-        grads: list[Any] = [None] * len(slots)
-        grads[self.loss_slot] = self.seed
-        shared: set[int] = set()
-        for cls, ctx, out, targets in self.backward_ops:
-            g = grads[out]
-            if g is None:
-                continue
-            in_grads = cls.backward(ctx, g)
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            for k, i in targets:
-                pg = in_grads[k]
-                if pg is None:
-                    continue
-                data = slots[i]
-                if type(pg) is not np.ndarray or pg.shape != data.shape or pg.dtype != data.dtype:
-                    pg = _tensor._conform(pg, data, cls, False)
-                if grads[i] is None:
-                    grads[i] = pg
-                    if pg is g or pg.base is not None:
-                        shared.add(id(pg))
-                else:
-                    grads[i] = grads[i] + pg
-        for i, leaf in self.leaf_pairs:
-            g = grads[i]
-            if g is None or not leaf.requires_grad:
-                continue
-            if leaf.grad is None and id(g) not in shared:  # the usual case after zero_grad
-                leaf.grad = Tensor._make(g, None)
-            else:
-                _tensor._accumulate(leaf, g, id(g) in shared)
-        return loss
+        if self.seeds:  # the one engine's execution, on the cached plan
+            _tensor._execute(self.plan, slots, self.seeds, retain_graph=True,
+                             create_graph=False)
+        return slots[self.loss_slot]
 
 
 def _kwarg(value: Any, slot_of: dict[int, int], where: str) -> tuple[int, Any]:

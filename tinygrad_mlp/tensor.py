@@ -24,9 +24,11 @@ so taking the newest waiting tensor first is a reverse topological order.
 from __future__ import annotations
 
 import contextlib
-import heapq
+import functools
+import inspect
 import itertools
 import os
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -34,8 +36,12 @@ from typing import Any
 import numpy as np
 
 
-class _State:
-    """Global switches: is a graph being recorded? Are we hunting NaNs? Who traces?"""
+class _State(threading.local):
+    """Per-thread switches, as PyTorch's: is a graph being recorded? Are we hunting NaNs?
+    Who traces? A ``no_grad`` block in one thread never changes what another records.
+
+    The defaults are class attributes, so every new thread starts from them.
+    """
 
     grad_enabled = True
     anomaly = False
@@ -47,13 +53,76 @@ class _State:
 _STATE = _State()
 
 #: Every Tensor gets the next number when it is created. An op's output is always created
-#: after its inputs, so visiting tensors from the highest number down is a valid reverse
-#: topological order: the backward walk needs no separate sort.
+#: after its inputs, so ordering tensors from the highest number down is a valid reverse
+#: topological order: the backward plan is a sort, never a recursive search.
 _CREATION_ORDER = itertools.count()
 
 
-class no_grad(contextlib.ContextDecorator):
+class _GradMode:
+    """A grad-mode switch usable as a context manager and as a decorator, also of generator
+    functions (the mode then holds each time the generator's body runs, as in PyTorch)."""
+
+    mode = True
+
+    def __init__(self) -> None:
+        self._prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._prev.append(_STATE.grad_enabled)
+        _STATE.grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        _STATE.grad_enabled = self._prev.pop()
+
+    def _clone(self) -> _GradMode:
+        return type(self)()
+
+    def __call__(self, fn: Callable) -> Callable:
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                with self._clone():
+                    gen = fn(*args, **kwargs)
+                    request = None
+                    try:
+                        response = gen.send(None)
+                    except StopIteration as stop:
+                        return stop.value
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with self._clone():
+                            gen.close()
+                        raise
+                    except BaseException as e:  # thrown in by the caller: pass it on
+                        with self._clone():
+                            try:
+                                response = gen.throw(e)
+                            except StopIteration as stop:
+                                return stop.value
+                    else:
+                        with self._clone():
+                            try:
+                                response = gen.send(request)
+                            except StopIteration as stop:
+                                return stop.value
+
+            return generator
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._clone():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801  (PyTorch's name)
     """Context manager and decorator: ops inside record no graph (inference, updates).
+
+    Per thread: another thread keeps recording while this one is inside.
 
     >>> import tinygrad_mlp as tg
     >>> x = tg.Tensor([1.0], requires_grad=True)
@@ -63,33 +132,48 @@ class no_grad(contextlib.ContextDecorator):
     False
     """
 
-    def __enter__(self) -> None:
-        self._prev = _STATE.grad_enabled
-        _STATE.grad_enabled = False
-
-    def __exit__(self, *exc: object) -> None:
-        _STATE.grad_enabled = self._prev
-
-    def _recreate_cm(self) -> no_grad:
-        return type(self)()  # a fresh one per decorated call: _prev is per call
+    mode = False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_GradMode):  # noqa: N801
     """Context manager and decorator: record the graph again inside a ``no_grad`` block."""
 
+    mode = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """Turn recording on or off: as a call it takes effect at once (``set_grad_enabled(False)``);
+    as a context manager or decorator it restores the previous mode afterwards.
+
+    >>> import tinygrad_mlp as tg
+    >>> with tg.set_grad_enabled(False):
+    ...     tg.is_grad_enabled()
+    False
+    >>> tg.is_grad_enabled()
+    True
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._prev = [_STATE.grad_enabled]
+        _STATE.grad_enabled = self.mode
+
     def __enter__(self) -> None:
-        self._prev = _STATE.grad_enabled
-        _STATE.grad_enabled = True
+        pass  # already switched by __init__
 
     def __exit__(self, *exc: object) -> None:
-        _STATE.grad_enabled = self._prev
+        _STATE.grad_enabled = self._prev[0]
 
-    def _recreate_cm(self) -> enable_grad:
-        return type(self)()  # a fresh one per decorated call: _prev is per call
+    def _clone(self) -> _GradMode:
+        return set_grad_enabled(self.mode)
+
+    def __call__(self, fn: Callable) -> Callable:
+        _STATE.grad_enabled = self._prev[0]  # decorating is not switching
+        return super().__call__(fn)
 
 
 def is_grad_enabled() -> bool:
-    """True when ops record the graph (outside ``no_grad``)."""
+    """True when ops record the graph (in this thread, outside ``no_grad``)."""
     return _STATE.grad_enabled
 
 
@@ -105,12 +189,13 @@ def _user_source_line() -> str:
     return "<unknown>"
 
 
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """numpy value of ``data``; Python numbers and lists default to float32."""
+def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
+    """numpy value of ``data``; Python numbers and lists default to float32. With ``copy``
+    an array (or Tensor) is always copied, so the caller's array is never shared."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (np.ndarray, np.generic)):
-        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+        arr = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype=dtype)
         if arr.dtype.kind not in "biufc":
             raise TypeError(f"cannot make a Tensor from an array of dtype {arr.dtype}")
         return arr
@@ -144,7 +229,7 @@ class Tensor:
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data: np.ndarray = _to_array(data, dtype)
+        self.data: np.ndarray = _to_array(data, dtype, copy=True)  # never the caller's array
         self.grad: Tensor | None = None
         self._ctx = None
         self._hooks: list | None = None
@@ -288,6 +373,141 @@ class Tensor:
                 return self.backward(grad, retain_graph, create_graph)
         _run_backward([self], [grad], retain_graph, create_graph, inputs=None)
 
+    # ----- in-place operations ----------------------------------------------------------
+    # Under no_grad (or when nothing needs a gradient) they change this tensor's array in
+    # place, so views and from_numpy arrays see it. When the graph is being recorded, the
+    # op is recorded out of place on a copy of the old value (which keeps the old history,
+    # for ops that read the tensor before) and the result is written back; the tensor then
+    # continues from the in-place op. Each change bumps the version counter, so backward
+    # can refuse rules whose saved values were overwritten.
+
+    def _inplace(self, ufunc: Any, op: Callable[..., Tensor], *args: Any) -> Tensor:
+        """Apply ``op(self, *args)`` in place (``ufunc`` is its numpy form, or None)."""
+        if _STATE.grad_enabled and (
+            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ):
+            if self._ctx is None and self.requires_grad:
+                raise RuntimeError(
+                    f"a leaf Tensor that requires grad (shape {self.shape}) is being used in an "
+                    "in-place operation: change it inside `with tg.no_grad():` (as optimizers "
+                    "do), or use an out-of-place op"
+                )
+            if _STATE.tape is not None:
+                raise RuntimeError("tg.jit cannot record in-place operations: use out-of-place "
+                                   "ops (x = x + 1) inside a jitted function")
+            old = Tensor._make(self.data.copy(), self._ctx)
+            old.requires_grad, old._seq = self.requires_grad, self._seq
+            result = op(old, *args)
+            before = self._version
+            self._write(result.data)
+            ctx = result._ctx
+            ctx.inplace_from = before
+            self._ctx, self._seq, self.requires_grad = ctx, result._seq, True
+            return self
+        if ufunc is not None:
+            values = [a.data if isinstance(a, Tensor) else a for a in args]
+            try:
+                ufunc(self.data, *values, out=self.data, casting="same_kind")
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"in-place {ufunc.__name__} on a tensor of shape {self.shape} "
+                              f"and dtype {self.dtype}: {e}") from None
+            self._changed()
+            return self
+        prev = _STATE.grad_enabled
+        _STATE.grad_enabled = False
+        try:
+            result = op(self, *args)
+        finally:
+            _STATE.grad_enabled = prev
+        self._write(result.data)
+        return self
+
+    def _write(self, value: np.ndarray) -> None:
+        """Store ``value`` in this tensor's array (in place) and record the change."""
+        if value.shape != self.data.shape:
+            raise ValueError(f"in-place operation: the result has shape {value.shape}, which "
+                             f"does not fit the tensor's shape {self.shape}")
+        if not self.data.flags.writeable:
+            raise ValueError(f"in-place operation on a read-only tensor of shape {self.shape} "
+                             "(a broadcast view or a read-only array): clone() it first")
+        try:
+            np.copyto(self.data, value, casting="same_kind")
+        except TypeError:
+            raise TypeError(f"in-place operation: result of dtype {value.dtype} cannot be "
+                            f"stored in a tensor of dtype {self.dtype}") from None
+        self._changed()
+
+    def _changed(self) -> None:
+        """Bump the version; if the op that made this tensor saved its value, mark that."""
+        ctx = self._ctx
+        if ctx is not None and ctx.saved and any(
+            type(s) is np.ndarray and np.may_share_memory(s, self.data) for s in ctx.saved
+        ):
+            ctx.modified = (self._version, self._version + 1)
+        self._bump_version()
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(np.add, _ops.Add.apply, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(np.subtract, _ops.Sub.apply, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(np.multiply, _ops.Mul.apply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(np.true_divide, _ops.Div.apply, other)
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        """``self += alpha * other``, in place (as torch's ``add_``); returns self."""
+        return self._inplace(np.add, _ops.Add.apply, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        """``self -= alpha * other``, in place; returns self."""
+        return self._inplace(np.subtract, _ops.Sub.apply, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        """``self *= other``, in place; returns self."""
+        return self._inplace(np.multiply, _ops.Mul.apply, other)
+
+    def div_(self, other: Any) -> Tensor:
+        """``self /= other``, in place; returns self."""
+        return self._inplace(np.true_divide, _ops.Div.apply, other)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Clip the values to ``[min, max]`` in place; returns self."""
+        return self._inplace(None, lambda t: _ops.Clip.apply(t, lo=min, hi=max))
+
+    clip_ = clamp_
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` (a number or a one-element Tensor); returns self.
+        Recorded, the old values get a zero gradient and a Tensor ``value`` gets the sum."""
+        return self._inplace(None, _overwrite, value)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0 in place; returns self."""
+        return self.fill_(0)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` (broadcast to this shape, cast to this dtype) in place; returns self.
+        Recorded, the gradient flows to ``src`` and not to the old values."""
+        return self._inplace(None, _overwrite, src)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``t[index] = value``: in place; recorded, the gradient flows to ``value`` and to
+        the elements of ``t`` that were not overwritten."""
+        index = _index_arrays(index)
+        if _STATE.grad_enabled and (
+            self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
+        ):
+            self._inplace(None, lambda t, v: _ops.SetItem.apply(t, v, index=index), value)
+            return
+        if not self.data.flags.writeable:
+            self._write(self.data)  # raises the read-only error
+        self.data[index] = _value(value)
+        self._changed()
+
     # ----- operators: each one line, calling the op in ops.py -----------------------------
     def __add__(self, other: Any) -> Tensor:
         return _ops.Add.apply(self, other)
@@ -350,13 +570,15 @@ class Tensor:
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return Tensor._make(self.data != _value(other), None)
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        """Indices of the maxima (int64, not differentiable)."""
-        return Tensor._make(np.argmax(self.data, axis=axis, keepdims=keepdims), None)
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        """Indices of the maxima (int64, not differentiable); ``dim``/``keepdim`` as torch."""
+        return _ops.composite.arg_extreme(self, np.argmax, *_ops.pick(axis, dim, keepdims, keepdim))
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        """Indices of the minima (int64, not differentiable)."""
-        return Tensor._make(np.argmin(self.data, axis=axis, keepdims=keepdims), None)
+    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        """Indices of the minima (int64, not differentiable); ``dim``/``keepdim`` as torch."""
+        return _ops.composite.arg_extreme(self, np.argmin, *_ops.pick(axis, dim, keepdims, keepdim))
 
     # ----- elementwise math ---------------------------------------------------------------
     def exp(self) -> Tensor:
@@ -383,29 +605,48 @@ class Tensor:
     def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
         return _ops.Clip.apply(self, lo=lo, hi=hi)
 
-    clamp = clip
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002  (torch's names)
+        """``clip`` with torch's keyword names: ``x.clamp(min=0)``."""
+        return _ops.Clip.apply(self, lo=min, hi=max)
 
     # ----- reductions -------------------------------------------------------------------
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,
+            dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = _ops.pick(axis, dim, keepdims, keepdim)
         return _ops.Sum.apply(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
 
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,
+             dim: Any = None, keepdim: bool | None = None) -> Tensor:
         """Sum divided by the number of elements reduced (NaN for an empty reduction)."""
-        s = self.sum(axis, keepdims)
+        s = self.sum(*_ops.pick(axis, dim, keepdims, keepdim))
         n = self.size // max(s.size, 1) if self.size else 0
         return s * (1.0 / n) if n else s * float("nan")
 
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,
+            dim: int | None = None, keepdim: bool | None = None) -> Any:
+        """Largest values over ``axis`` (numpy: ties share the gradient, as torch.amax).
+
+        With torch's ``dim=`` keyword the result is torch's pair ``(values, indices)``
+        (``.values``/``.indices``), the gradient going to the index's element only.
+        """
+        if dim is not None:
+            axis, keepdims = _ops.pick(None, dim, keepdims, keepdim)
+            return _ops.composite.values_indices(self, np.argmax, axis, keepdims)
         return _ops.Max.apply(self, axis=_axes(axis, self.ndim), keepdims=keepdims, fn=np.max)
 
-    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,
+            dim: int | None = None, keepdim: bool | None = None) -> Any:
+        """Smallest values over ``axis``; with ``dim=``, torch's ``(values, indices)``."""
+        if dim is not None:
+            axis, keepdims = _ops.pick(None, dim, keepdims, keepdim)
+            return _ops.composite.values_indices(self, np.argmin, axis, keepdims)
         return _ops.Max.apply(self, axis=_axes(axis, self.ndim), keepdims=keepdims, fn=np.min)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _ops.Softmax.apply(self, axis=axis)
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        return _ops.Softmax.apply(self, axis=axis if dim is None else dim)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _ops.LogSoftmax.apply(self, axis=axis)
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        return _ops.LogSoftmax.apply(self, axis=axis if dim is None else dim)
 
     # ----- shape -----------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
@@ -417,6 +658,8 @@ class Tensor:
         """Permute dimensions as numpy does: a full permutation, or none to reverse them."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
+        if len(axes) == 2 and self.ndim != 2:  # not a permutation: torch's swap of two axes
+            return self.swapaxes(*axes)
         return _ops.Transpose.apply(self, axes=axes or None)
 
     @property
@@ -430,15 +673,299 @@ class Tensor:
         perm[a], perm[b] = perm[b], perm[a]
         return self.transpose(perm)
 
-    def flatten(self) -> Tensor:
-        """A 1-D view of all elements (numpy order)."""
-        return self.reshape(-1)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Dimensions ``start_dim..end_dim`` merged into one (default: all, giving 1-D)."""
+        return _ops.composite.flatten_dims(self, start_dim, end_dim)
 
-    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
-        """Repeat along size-1 (or new leading) dimensions to ``shape``."""
-        return _ops.Expand.apply(self, shape=tuple(shape))
+    def broadcast_to(self, *shape: Any) -> Tensor:
+        """Repeat along size-1 (or new leading) dimensions to ``shape`` (a tuple or sizes;
+        -1 keeps a dimension, as torch's ``expand``)."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        lead = len(shape) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n
+                      for i, n in enumerate(shape))
+        return _ops.Expand.apply(self, shape=shape)
 
     expand = broadcast_to
+
+    # ----- PyTorch surface (issue 12) ---------------------------------------------------
+    # Thin methods over ops/: math.py, scan.py, layout.py, linalg.py, index.py and the
+    # compositions in composite.py. torch's names are accepted next to numpy's: dim= for
+    # axis=, keepdim= for keepdims=.
+    def __abs__(self) -> Tensor:
+        return _ops.Abs.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def clone(self) -> Tensor:
+        """A copy in new memory, still in the graph (the gradient passes through)."""
+        return _ops.Clone.apply(self)
+
+    def contiguous(self) -> Tensor:
+        """Self when its values are C-contiguous, else a contiguous copy (in the graph)."""
+        return self if self.data.flags.c_contiguous else _ops.Clone.apply(self)
+
+    def view(self, *shape: Any) -> Tensor:
+        """Same as ``reshape`` (numpy copies only when it must)."""
+        return self.reshape(*shape)
+
+    def permute(self, *dims: Any) -> Tensor:
+        """torch's name for a full permutation of the dimensions (negatives allowed)."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return _ops.Transpose.apply(self, axes=dims)
+
+    def numel(self) -> int:
+        """Number of elements (torch's name for ``size``)."""
+        return self.data.size
+
+    def dim(self) -> int:
+        """Number of dimensions (torch's name for ``ndim``)."""
+        return self.data.ndim
+
+    # dtypes: between floating dtypes the cast is differentiable
+    def astype(self, dtype: Any) -> Tensor:
+        return _ops.composite.astype(self, dtype)
+
+    def float(self) -> Tensor:
+        return self if self.dtype == np.float32 else _ops.composite.astype(self, np.float32)
+
+    def double(self) -> Tensor:
+        return self if self.dtype == np.float64 else _ops.composite.astype(self, np.float64)
+
+    def half(self) -> Tensor:
+        return self if self.dtype == np.float16 else _ops.composite.astype(self, np.float16)
+
+    def long(self) -> Tensor:
+        return self if self.dtype == np.int64 else _ops.composite.astype(self, np.int64)
+
+    def int(self) -> Tensor:
+        return self if self.dtype == np.int32 else _ops.composite.astype(self, np.int32)
+
+    def bool(self) -> Tensor:
+        return self if self.dtype == np.bool_ else _ops.composite.astype(self, np.bool_)
+
+    # arithmetic by name
+    def add(self, other: Any) -> Tensor:
+        return _ops.Add.apply(self, other)
+
+    def sub(self, other: Any) -> Tensor:
+        return _ops.Sub.apply(self, other)
+
+    def mul(self, other: Any) -> Tensor:
+        return _ops.Mul.apply(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return _ops.Div.apply(self, other)
+
+    def pow(self, other: Any) -> Tensor:
+        return _ops.Pow.apply(self, other)
+
+    def neg(self) -> Tensor:
+        return _ops.Neg.apply(self)
+
+    def matmul(self, other: Any) -> Tensor:
+        return _ops.MatMul.apply(self, other)
+
+    def dot(self, other: Any) -> Tensor:
+        return _ops.composite.dot(self, other)
+
+    def outer(self, other: Any) -> Tensor:
+        return _ops.composite.outer(self, other)
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops.minimum(self, other)
+
+    # elementwise math
+    def sin(self) -> Tensor:
+        return _ops.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return _ops.Cos.apply(self)
+
+    def tan(self) -> Tensor:
+        return _ops.Tan.apply(self)
+
+    def log2(self) -> Tensor:
+        return _ops.Log2.apply(self)
+
+    def log1p(self) -> Tensor:
+        return _ops.Log1p.apply(self)
+
+    def exp2(self) -> Tensor:
+        return _ops.Exp2.apply(self)
+
+    def expm1(self) -> Tensor:
+        return _ops.Expm1.apply(self)
+
+    def rsqrt(self) -> Tensor:
+        return _ops.Rsqrt.apply(self)
+
+    def reciprocal(self) -> Tensor:
+        return _ops.Reciprocal.apply(self)
+
+    def square(self) -> Tensor:
+        return _ops.Square.apply(self)
+
+    def sign(self) -> Tensor:
+        return _ops.Rounding.apply(self, fn=np.sign)
+
+    def floor(self) -> Tensor:
+        return _ops.Rounding.apply(self, fn=np.floor)
+
+    def ceil(self) -> Tensor:
+        return _ops.Rounding.apply(self, fn=np.ceil)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        """Round half to even (as numpy and torch)."""
+        return _ops.Rounding.apply(self, fn=np.round, decimals=decimals)
+
+    def trunc(self) -> Tensor:
+        return _ops.Rounding.apply(self, fn=np.trunc)
+
+    # shape
+    def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
+        return _ops.composite.squeeze(self, _ops.pick(axis, dim)[0])
+
+    def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _ops.composite.unsqueeze(self, _ops.pick(axis, dim)[0])
+
+    def unflatten(self, axis: int, sizes: Sequence[int]) -> Tensor:
+        return _ops.composite.unflatten(self, axis, sizes)
+
+    def repeat(self, *reps: Any) -> Tensor:
+        """torch's repeat (numpy's tile): ``reps[i]`` copies along axis i."""
+        return _ops.composite.repeat(self, *reps)
+
+    def tile(self, reps: Any) -> Tensor:
+        return _ops.composite.tile(self, reps)
+
+    def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
+        """Constant padding: numpy's ``pad_width`` (an int, a pair, or a pair per axis) or
+        torch's flat ``(last_before, last_after, ...)`` tuple of ints."""
+        return _ops.Pad.apply(self, widths=_ops.pad_widths(pad_width, self.ndim), value=value)
+
+    def flip(self, axis: Any = None, *, dims: Any = None) -> Tensor:
+        return _ops.composite.flip(self, _ops.pick(axis, dims)[0])
+
+    def roll(self, shift: Any, axis: Any = None, *, shifts: Any = None, dims: Any = None) -> Tensor:
+        """Shift cyclically along ``axis`` (None: over the flattened tensor)."""
+        shift = shift if shifts is None else shifts
+        axis = _ops.pick(axis, dims)[0]
+        if isinstance(axis, (tuple, list)):
+            axis = tuple(_ops.axis_index(a, self.ndim, "roll") for a in axis)
+            shift = tuple(shift) if isinstance(shift, (tuple, list)) else (shift,) * len(axis)
+        elif axis is not None:
+            axis = _ops.axis_index(axis, self.ndim, "roll")
+        return _ops.Roll.apply(self, shift=shift, axis=axis)
+
+    def split(self, size_or_sections: Any, axis: int = 0, *, dim: int | None = None) -> tuple:
+        return _ops.composite.split(self, size_or_sections, axis if dim is None else dim)
+
+    def chunk(self, chunks: int, axis: int = 0, *, dim: int | None = None) -> tuple:
+        return _ops.composite.chunk(self, chunks, axis if dim is None else dim)
+
+    def unbind(self, axis: int = 0, *, dim: int | None = None) -> tuple:
+        return _ops.composite.unbind(self, axis if dim is None else dim)
+
+    def narrow(self, axis: int, start: int, length: int) -> Tensor:
+        return _ops.composite.narrow(self, axis, start, length)
+
+    def tril(self, k: int = 0, *, diagonal: int | None = None) -> Tensor:
+        return _ops.Triangle.apply(self, k=k if diagonal is None else diagonal, upper=False)
+
+    def triu(self, k: int = 0, *, diagonal: int | None = None) -> Tensor:
+        return _ops.Triangle.apply(self, k=k if diagonal is None else diagonal, upper=True)
+
+    # reductions (axis/dim, keepdims/keepdim)
+    def amax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: bool | None = None) -> Tensor:
+        return self.max(*_ops.pick(axis, dim, keepdims, keepdim))
+
+    def amin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: bool | None = None) -> Tensor:
+        return self.min(*_ops.pick(axis, dim, keepdims, keepdim))
+
+    def prod(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: bool | None = None) -> Tensor:
+        """Product over ``axis``; exact for integers, gradient exact at zeros."""
+        axis, keepdims = _ops.pick(axis, dim, keepdims, keepdim)
+        return _ops.Prod.apply(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
+
+    def cumsum(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        """Running sum along ``axis`` (None: over the flattened tensor, as numpy)."""
+        axis = _ops.pick(axis, dim)[0]
+        x = self.reshape(-1) if axis is None else self
+        return _ops.CumSum.apply(x, axis=0 if axis is None else _ops.axis_index(axis, self.ndim,
+                                                                                 "cumsum"))
+
+    def cumprod(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        """Running product along ``axis`` (None: over the flattened tensor, as numpy)."""
+        axis = _ops.pick(axis, dim)[0]
+        x = self.reshape(-1) if axis is None else self
+        return _ops.CumProd.apply(x, axis=0 if axis is None else _ops.axis_index(axis, self.ndim,
+                                                                                  "cumprod"))
+
+    def var(self, axis: Any = None, correction: float | None = None, keepdims: bool = False, *,
+            dim: Any = None, keepdim: bool | None = None, unbiased: bool | None = None,
+            ddof: float | None = None) -> Tensor:
+        """Variance with ``correction`` (default 1, as torch; numpy's ``ddof`` and torch's
+        ``unbiased`` are accepted too)."""
+        return _ops.composite.var(self, *_ops.var_args(axis, dim, correction, unbiased, ddof),
+                        keepdims if keepdim is None else keepdim)
+
+    def std(self, axis: Any = None, correction: float | None = None, keepdims: bool = False, *,
+            dim: Any = None, keepdim: bool | None = None, unbiased: bool | None = None,
+            ddof: float | None = None) -> Tensor:
+        """Standard deviation, √var (correction 1 by default, as torch)."""
+        return _ops.composite.std(self, *_ops.var_args(axis, dim, correction, unbiased, ddof),
+                        keepdims if keepdim is None else keepdim)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+                  keepdim: bool | None = None) -> Tensor:
+        return _ops.composite.logsumexp(self, *_ops.pick(axis, dim, keepdims, keepdim))
+
+    def norm(self, ord: Any = 2, axis: Any = None, keepdims: bool = False, *, p: Any = None,  # noqa: A002
+             dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        """Vector ``ord``-norm over ``axis`` (``p=`` is torch's name for ord)."""
+        return _ops.composite.norm(self, ord if p is None else p,
+                                *_ops.pick(axis, dim, keepdims, keepdim))
+
+    def all(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Are all elements true (non-zero)? A bool tensor outside the graph."""
+        axis, keepdims = _ops.pick(axis, dim, keepdims, keepdim)
+        axis = _axes(axis, self.ndim) if self.ndim else None
+        return Tensor._make(np.all(self.data, axis=axis, keepdims=keepdims), None)
+
+    def any(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Is any element true (non-zero)? A bool tensor outside the graph."""
+        axis, keepdims = _ops.pick(axis, dim, keepdims, keepdim)
+        axis = _axes(axis, self.ndim) if self.ndim else None
+        return Tensor._make(np.any(self.data, axis=axis, keepdims=keepdims), None)
+
+    # indexing along an axis
+    def gather(self, axis: int, index: Any) -> Tensor:
+        """torch.gather: ``out[i][j] = self[i][index[i][j]]`` for axis 1."""
+        return _ops.index_ops.gather(self, axis, index)
+
+    def take_along_axis(self, indices: Any, axis: int) -> Tensor:
+        return _ops.index_ops.take_along_axis(self, indices, axis)
+
+    def index_select(self, axis: int, index: Any) -> Tensor:
+        return _ops.index_ops.index_select(self, axis, index)
+
+    def scatter_add(self, axis: int, index: Any, src: Any) -> Tensor:
+        return _ops.index_ops.scatter_add(self, axis, index, src)
+
+    def index_add(self, axis: int, index: Any, source: Any, alpha: float = 1) -> Tensor:
+        return _ops.index_ops.index_add(self, axis, index, source, alpha)
 
 
 def _value(x: Any) -> Any:
@@ -450,6 +977,17 @@ def _index_arrays(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_value(i) for i in index)
     return _value(index)
+
+
+def _overwrite(t: Tensor, value: Any) -> Tensor:
+    """``value`` broadcast to ``t``'s shape and dtype, as an op of ``t`` (whose gradient is
+    then 0): what ``fill_`` and ``copy_`` record."""
+    if isinstance(value, Tensor):
+        if value.dtype != t.dtype:
+            value = _ops.Cast.apply(value, dtype=t.dtype)
+    else:
+        value = np.asarray(value, dtype=t.dtype)
+    return _ops.Where.apply(value, t, cond=np.ones(t.shape, dtype=bool))
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
@@ -518,9 +1056,11 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
     return Tensor(g) if create_graph and not isinstance(g, Tensor) else g
 
 
-def _conform(g: Any, data: np.ndarray, fn: type, create_graph: bool) -> Any:
+def _conform(g: Any, data: Any, fn: type, create_graph: bool) -> Any:
     """An op's returned gradient made to match its input: an array (or, under
     create_graph, a Tensor) of the input's shape (broadcasting undone) and dtype."""
+    if type(g) is _Parts:  # for an op with several outputs: conformed output by output
+        return g
     if not isinstance(g, (np.ndarray, Tensor)):
         g = np.asarray(g, dtype=data.dtype)
     if tuple(g.shape) != data.shape:
@@ -530,7 +1070,8 @@ def _conform(g: Any, data: np.ndarray, fn: type, create_graph: bool) -> Any:
             g = g.data
         return g if g.dtype == data.dtype else g.astype(data.dtype)
     if g.dtype != data.dtype:  # a float32 input gets a float32 gradient
-        g = _ops.Cast.apply(g if isinstance(g, Tensor) else Tensor(g), dtype=data.dtype)
+        g = _ops.Cast.apply(g if isinstance(g, Tensor) else Tensor._make(g, None),
+                            dtype=data.dtype)
     return g
 
 
@@ -549,6 +1090,221 @@ def _accumulate(t: Tensor, g: Any, shared: bool) -> None:
         t.grad.data += g
 
 
+class _Freed(Tensor):
+    """What a released graph keeps of an intermediate tensor: its place in the graph (op,
+    creation number, shape, dtype), not its values, so the tensor itself can be freed.
+    Its ``data`` is a read-only stand-in of zeros that takes no memory."""
+
+    __slots__ = ("_shape", "_dtype")
+
+    def __init__(self, t: Tensor) -> None:  # noqa: D107  (no Tensor.__init__: no copy)
+        self._shape, self._dtype, self._ctx, self._seq = t.data.shape, t.data.dtype, t._ctx, t._seq
+        self.requires_grad, self.grad, self._hooks = t.requires_grad, None, None
+        self._retains_grad, self._vc, self._tangent = False, None, None
+
+    @property
+    def data(self) -> np.ndarray:  # type: ignore[override]
+        return np.broadcast_to(np.zeros((), self._dtype), self._shape)
+
+
+def _release(ctx: Any) -> None:
+    """Free what one op kept for backward: saved arrays, and its intermediate inputs (each
+    replaced by a :class:`_Freed` record; leaves and constants stay). Saved plain numbers
+    stay, so ops that saved no arrays can be walked again, as in torch."""
+    saved = ctx.saved
+    if saved and any(type(s) is np.ndarray for s in saved):
+        ctx.saved = None
+    if ctx.parents:
+        ctx.parents = tuple(_Freed(p) if type(p) is Tensor and p._ctx is not None else p
+                            for p in ctx.parents)
+    ctx.__dict__.pop("_by_array", None)
+
+
+class _Plan:
+    """A graph's reverse topological order, as numbered slots.
+
+    ``nodes[i]`` is the tensor of slot i (None where a replay has no tensor), newest first;
+    ``steps[i]`` is ``(ctx, ((k, j), ...))``: the op that made it and, for each input k
+    that needs a gradient, that input's slot j (always > i). Leaves have ``ctx`` None.
+    """
+
+    __slots__ = ("nodes", "steps")
+
+    def __init__(self, nodes: list, steps: list) -> None:
+        self.nodes, self.steps = nodes, steps
+
+
+def _seq_of(t: Tensor) -> int:
+    return t._seq
+
+
+def _plan(roots: Sequence[Tensor]) -> _Plan:
+    """Every tensor that leads to ``roots`` through ops that need gradients, ordered newest
+    first (a reverse topological order, since an op's output is newer than its inputs).
+
+    The search is an explicit stack, never recursion. Inputs changed in place after an op
+    read them are resolved here (see :func:`_input_as_read`), before any rule runs.
+    """
+    seen: dict[int, Tensor] = {}
+    inputs: dict[int, list] = {}
+    stack = []
+    for r in roots:
+        if id(r) not in seen:
+            seen[id(r)] = r
+            stack.append(r)
+    while stack:
+        t = stack.pop()
+        ctx = t._ctx
+        if ctx is None:
+            continue
+        if ctx.modified is not None:
+            raise _modified_error(ctx, "its output", *ctx.modified)
+        if ctx.parents is None:
+            raise RuntimeError(f"{ctx.fn.__name__}: {_FREED}")
+        edges = []
+        for k, (p, need) in enumerate(zip(ctx.parents, ctx.needs_input_grad, strict=True)):
+            if not need:
+                continue
+            if p._vc is not None:
+                p = _input_as_read(ctx, k, p)
+            edges.append((k, p))
+            if id(p) not in seen:
+                seen[id(p)] = p
+                stack.append(p)
+        inputs[id(t)] = edges
+    nodes = sorted(seen.values(), key=_seq_of, reverse=True)
+    slot = {id(t): i for i, t in enumerate(nodes)}
+    steps = [
+        (t._ctx, tuple([(k, slot[id(p)]) for k, p in inputs[id(t)]]))
+        if t._ctx is not None else (None, ())
+        for t in nodes
+    ]
+    return _Plan(nodes, steps)
+
+
+_FREED = (
+    "trying to backward through the graph a second time (or to read saved values after "
+    "they were freed). Saved values are freed by backward(); pass retain_graph=True to the "
+    "first backward to keep them."
+)
+
+
+def _input_as_read(ctx: Any, k: int, p: Tensor) -> Tensor:
+    """Input k of ``ctx`` as the op read it. If it was changed in place since, an op that
+    saved its values cannot differentiate (a clear error, as torch's); otherwise the
+    gradient goes to the tensor's earlier version (the node the in-place op kept)."""
+    read = ctx.versions[k] if ctx.versions is not None else 0
+    now = p._vc[0]
+    if now == read:
+        return p
+    if ctx.saved and any(
+        type(s) is np.ndarray and np.may_share_memory(s, p.data) for s in ctx.saved
+    ):
+        raise _modified_error(ctx, f"its input {k} (shape {tuple(p.shape)})", read, now)
+    while p._ctx is not None and p._ctx.inplace_from is not None and p._ctx.inplace_from >= read:
+        p = p._ctx.parents[0]
+    return p
+
+
+def _modified_error(ctx: Any, what: str, was: int, now: int) -> RuntimeError:
+    return RuntimeError(
+        f"one of the values needed for gradient computation has been modified by an in-place "
+        f"operation: {ctx.fn.__name__} saved {what} at version {was}, and it is now at "
+        f"version {now}. Use an out-of-place op (x = x * 2 instead of x *= 2), or clone() "
+        "the tensor before changing it."
+    )
+
+
+def _execute(
+    plan: _Plan,
+    values: Sequence[Any],
+    seeds: Sequence[tuple[int, Any]],
+    retain_graph: bool,
+    create_graph: bool,
+    wanted: dict[int, int] | None = None,
+) -> list[Any]:
+    """Run the backward rules in the plan's order: the one execution every backward uses
+    (``Tensor.backward``, ``tg.grad`` and the ``tg.jit`` replay).
+
+    ``values[j]`` is slot j's array (for shape and dtype); ``seeds`` are ``(slot, grad)``.
+    Each slot's gradient is complete when its turn comes (every op that used it came
+    first); hooks may replace it; leaves (and ``retain_grad`` tensors) accumulate it into
+    ``.grad``, or, for ``tg.grad``, slot ``j`` of ``wanted`` collects it instead.
+    """
+    nodes, steps = plan.nodes, plan.steps
+    grads: list[Any] = [None] * len(nodes)
+    for j, g in seeds:
+        grads[j] = g if grads[j] is None else grads[j] + g
+    found: list[Any] = [None] * (max(wanted.values(), default=-1) + 1) if wanted else []
+    shared: set[int] = set()  # ids of gradient arrays that another place may also hold
+    tracer = _STATE.tracer
+    anomaly = _STATE.anomaly
+    prev_mode = _STATE.grad_enabled
+    _STATE.grad_enabled = create_graph
+    try:
+        for i, (ctx, targets) in enumerate(steps):
+            g = grads[i]
+            if g is None:
+                continue
+            grads[i] = None
+            t = nodes[i]
+            if t is not None:
+                if t._hooks:
+                    for hook in t._hooks:
+                        out = hook(g if isinstance(g, Tensor) else Tensor._make(g, None))
+                        if out is not None:
+                            g = out if create_graph else _value(out)
+                    shared.add(id(g))
+                if wanted is not None:
+                    if i in wanted:
+                        found[wanted[i]] = g
+                elif ctx is None or t._retains_grad:
+                    _accumulate(t, g, id(g) in shared)
+            if ctx is None:
+                if tracer is not None:
+                    _report(tracer, t, None, g, ())
+                continue
+            if create_graph:
+                ctx.out = t
+            try:
+                in_grads = ctx.fn.backward(ctx, g) if ctx.multi is None else _multi_backward(ctx, g)
+            finally:
+                ctx.out = None
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            if len(in_grads) != len(ctx.needs_input_grad):
+                raise RuntimeError(
+                    f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradient(s) but "
+                    f"forward took {len(ctx.needs_input_grad)} input(s): return one per input "
+                    "(None where there is no gradient)"
+                )
+            if tracer is not None:
+                _report(tracer, t, ctx.fn.__name__, g, in_grads)
+            for k, j in targets:
+                pg = in_grads[k]
+                if pg is None:
+                    continue
+                data = values[j]
+                if type(pg) is not np.ndarray or pg.shape != data.shape or pg.dtype != data.dtype:
+                    pg = _conform(pg, data, ctx.fn, create_graph)  # rare: reshape, cast, Tensor
+                if anomaly:
+                    _check_finite(pg, ctx, "backward", k)
+                prev = grads[j]
+                if prev is not None:
+                    grads[j] = prev + pg  # a new array: nobody else holds it
+                    continue
+                grads[j] = pg
+                if steps[j][0] is None and not create_graph and (  # a leaf: .grad may keep pg
+                    pg is g or pg.base is not None or any(pg is s for s in ctx.saved or ())
+                ):
+                    shared.add(id(pg))
+            if not retain_graph:
+                _release(ctx)
+    finally:
+        _STATE.grad_enabled = prev_mode
+    return found
+
+
 def _run_backward(
     roots: Sequence[Tensor],
     grads: Sequence[Any],
@@ -556,8 +1312,8 @@ def _run_backward(
     create_graph: bool,
     inputs: Sequence[Tensor] | None,
 ) -> list[Any] | None:
-    """The engine. Walks the graph once; returns the gradients of ``inputs`` if given
-    (``tg.grad``), else accumulates into ``.grad`` of leaves (``backward``)."""
+    """Plan the walk from ``roots``, then execute it: gradients of ``inputs`` if given
+    (``tg.grad``), else accumulated into ``.grad`` of leaves (``backward``)."""
     for r in roots:
         if not r.requires_grad:
             raise RuntimeError(
@@ -566,106 +1322,67 @@ def _run_backward(
             )
     if retain_graph is None:
         retain_graph = create_graph
-    pending: dict[int, Any] = {}  # id(tensor) -> its gradient so far
-    queue: list[tuple[int, Tensor]] = []  # tensors with a gradient, newest first (a heap)
-    for r, g in zip(roots, grads, strict=True):
-        g = _seed(r, g, create_graph)
-        if id(r) in pending:
-            pending[id(r)] = pending[id(r)] + g
-        else:
-            pending[id(r)] = g
-            heapq.heappush(queue, (-r._seq, r))
-    wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
-    found: list[Any] = [None] * len(inputs) if inputs is not None else []
-    shared: set[int] = set()  # ids of gradient arrays that another place may also hold
-    tracer = _STATE.tracer
-    prev_mode = _STATE.grad_enabled
-    _STATE.grad_enabled = create_graph
-    try:
-        while queue:
-            # The newest tensor still waiting: everything made from it has been visited,
-            # so its gradient is complete.
-            t = heapq.heappop(queue)[1]
-            g = pending.pop(id(t))
-            if t._hooks:
-                for hook in t._hooks:
-                    out = hook(g if isinstance(g, Tensor) else Tensor._make(g, None))
-                    if out is not None:
-                        g = out if create_graph else _value(out)
-                shared.add(id(g))
-            if wanted is not None and id(t) in wanted:
-                found[wanted[id(t)]] = g
-            ctx = t._ctx
-            if wanted is None and (ctx is None or t._retains_grad):
-                _accumulate(t, g, id(g) in shared)
-            if ctx is None:
-                if tracer is not None:
-                    _report(tracer, t, None, g, ())
-                continue
-            if create_graph:
-                ctx.out = t
-            try:
-                in_grads = ctx.fn.backward(ctx, g)
-            finally:
-                ctx.out = None
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            if len(in_grads) != len(ctx.parents):
-                raise RuntimeError(
-                    f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradient(s) but "
-                    f"forward took {len(ctx.parents)} input(s): return one per input "
-                    "(None where there is no gradient)"
-                )
-            if tracer is not None:
-                _report(tracer, t, ctx.fn.__name__, g, in_grads)
-            for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad, strict=True):
-                if not need or pg is None:
-                    continue
-                data = p.data
-                if type(pg) is not np.ndarray or pg.shape != data.shape or pg.dtype != data.dtype:
-                    pg = _conform(pg, data, ctx.fn, create_graph)  # rare: reshape, cast, Tensor
-                if _STATE.anomaly:
-                    _check_finite(pg, ctx, "backward", p)
-                prev = pending.get(id(p))
-                if prev is not None:
-                    pending[id(p)] = prev + pg  # a new array: nobody else holds it
-                    continue
-                pending[id(p)] = pg
-                heapq.heappush(queue, (-p._seq, p))
-                if p._ctx is None and not create_graph and (  # a leaf: .grad may keep pg
-                    pg is g or pg.base is not None or any(pg is s for s in ctx.saved or ())
-                ):
-                    shared.add(id(pg))
-            if not retain_graph and ctx.saved:
-                ctx.saved = None
-    finally:
-        _STATE.grad_enabled = prev_mode
+    seeds_in = [_seed(r, g, create_graph) for r, g in zip(roots, grads, strict=True)]
+    plan = _plan(roots)
+    slot = {id(t): i for i, t in enumerate(plan.nodes)}
+    seeds = [(slot[id(r)], g) for r, g in zip(roots, seeds_in, strict=True)]
+    wanted = None
+    if inputs is not None:
+        wanted = {slot[id(t)]: n for n, t in enumerate(inputs) if id(t) in slot}
+    found = _execute(plan, [t.data for t in plan.nodes], seeds, retain_graph, create_graph,
+                     wanted)
     if inputs is None:
         return None
+    found += [None] * (len(inputs) - len(found))
     return [f if f is None or isinstance(f, Tensor) else Tensor._make(f, None) for f in found]
 
 
-def _report(tracer: Callable[[dict], None], t: Tensor, op: str | None, g: Any,
+def _multi_backward(ctx: Any, g: Any) -> Any:
+    """Backward of an op with several outputs: its rule gets one gradient per output
+    (zeros for outputs nothing used, or None after ``ctx.set_materialize_grads(False)``)."""
+    grads = list(g.parts)
+    for n, (shape, dtype) in enumerate(ctx.multi):
+        if grads[n] is None and ctx.materialize_grads:
+            zeros = np.zeros(shape, dtype)
+            grads[n] = Tensor._make(zeros, None) if _STATE.grad_enabled else zeros
+    return ctx.fn.backward(ctx, *grads)
+
+
+def _report(tracer: Callable[[dict], None], t: Any, op: str | None, g: Any,
             in_grads: tuple) -> None:
     """Tell ``tg.trace`` about one visited node (op None for a leaf)."""
-    hooks = len(t._hooks) if t._hooks else 0
+    hooks = len(t._hooks) if t is not None and t._hooks else 0
     tracer({"tensor": t, "op": op, "grad": g, "input_grads": in_grads, "hooks": hooks})
+
+
+class _Parts:
+    """The gradient of an op with several outputs: one entry per output (None: none yet)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+
+    def __add__(self, other: _Parts) -> _Parts:
+        return _Parts([b if a is None else a if b is None else a + b
+                       for a, b in zip(self.parts, other.parts, strict=True)])
 
 
 def _check_finite(value: Any, ctx: Any, phase: str, inputs: Any = None) -> None:
     """Under ``detect_anomaly``: raise at the first op whose values are NaN or Inf.
 
     ``inputs``: in the forward, the op's input arrays (to say when a NaN came in from
-    outside, e.g. a leaf); in the backward, the input whose gradient is being checked.
+    outside, e.g. a leaf); in the backward, the index of the input whose gradient it is.
     """
+    if type(value) is _Parts:
+        return
     arr = value.data if isinstance(value, Tensor) else np.asarray(value)
     if arr.dtype.kind not in "fc" or np.all(np.isfinite(arr)):
         return
     bad = "NaN" if np.isnan(arr).any() else "Inf"
     name = ctx.fn.__name__
     if phase == "backward":
-        i = next((k for k, p in enumerate(ctx.parents) if p is inputs), None)
-        what = f"the gradient of its input {i}" if i is not None else "a gradient"
+        what = f"the gradient of its input {inputs}"
         shape = f" (shape {tuple(arr.shape)})"
         msg = f"detect_anomaly: {name}.backward produced {bad} in {what}{shape}"
     else:

@@ -45,7 +45,8 @@ class Parameter(Tensor):
         arr = np.zeros(0, dtype=np.float32) if data is None else _to_array(data)
         if arr.dtype.kind not in "fc":
             arr = arr.astype(np.float32)
-        super().__init__(arr, requires_grad=requires_grad)
+        super().__init__(np.zeros(0, arr.dtype), requires_grad=requires_grad)
+        self.data = arr  # shared, unlike Tensor(data), which copies
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

@@ -65,7 +65,8 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        da, db = ctx.needs_input_grad  # keep only what a gradient needs (x * 3 keeps 3)
+        ctx.save_for_backward(a if db else None, b if da else None)
         return a * b
 
     @staticmethod
@@ -87,7 +88,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         q = _arr(a / b)
-        ctx.save_for_backward(b, q)
+        ctx.save_for_backward(b, q if ctx.needs_input_grad[1] else None)
         return q
 
     @staticmethod

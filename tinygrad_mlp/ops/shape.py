@@ -232,3 +232,40 @@ class Stack(Function):
         if any(isinstance(t, Tensor) for t in ts):
             return Stack.apply(*ts, axis=ctx.axis)
         return np.stack(ts, axis=ctx.axis)
+
+
+class SetItem(Function):
+    """y = x with y[index] = v (what ``x[index] = v`` records);  dx = g with zeros at
+    ``index``, dv = g[index] (summed back to v's shape by the engine)."""
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, x, v, index):
+        ctx.index = index
+        ctx.hit = np.zeros(x.shape, dtype=bool)
+        ctx.hit[index] = True
+        y = x.copy()
+        y[index] = v
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        from tinygrad_mlp.ops.elementwise import _zero_where
+
+        need_x, need_v = ctx.needs_input_grad
+        return (_zero_where(ctx.hit, g) if need_x else None,
+                _getitem(g, ctx.index) if need_v else None)
+
+    @staticmethod
+    def jvp(ctx, tx, tv):
+        """Forward mode: dy = tx with dy[index] = tv (zeros where a tangent is missing)."""
+        x, v = ctx.primals
+        tx = np.zeros_like(x) if tx is None else tx
+        tv = np.zeros(np.shape(v), dtype=x.dtype) if tv is None else tv
+        if isinstance(tx, Tensor) or isinstance(tv, Tensor):
+            tx = tx if isinstance(tx, Tensor) else Tensor._make(tx, None)
+            return SetItem.apply(tx, tv, index=ctx.index)
+        y = np.array(tx, copy=True)
+        y[ctx.index] = tv
+        return y
