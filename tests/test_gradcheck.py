@@ -567,9 +567,11 @@ def test_strategy_layouts_store_the_values_differently(a, data):
     assert strategies.with_layout(a, "transposed").base is not None
 
 
-@given(strategies.arrays((3, 2), layout=strategies.layouts()))
-def test_strategy_every_layout_is_drawn(a):
-    assert a.shape == (3, 2)
+@given(strategies.arrays(strategies.shapes(max_dims=2), layout=strategies.layouts()))
+def test_strategy_every_layout_works_for_every_shape(a):
+    assert isinstance(a, np.ndarray) and np.all(np.isfinite(a))
+    for layout in ("C", "F", "transposed", "strided"):  # 0-d stays 0-d
+        assert strategies.with_layout(a, layout).shape == a.shape
 
 
 def test_strategy_layouts_are_each_reachable():

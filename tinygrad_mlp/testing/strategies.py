@@ -55,15 +55,15 @@ def with_layout(a: np.ndarray, layout: str) -> np.ndarray:
     >>> with_layout(np.ones((2, 3)), "strided").strides
     (96, 16)
     """
-    if layout == "C":
-        return np.ascontiguousarray(a)
+    if layout == "C":  # np.array, not np.ascontiguousarray, which makes 0-d arrays 1-d
+        return np.array(a, order="C")
     if layout == "F":
-        return np.asfortranarray(a)
+        return np.array(a, order="F")
     if layout == "transposed":
-        return np.ascontiguousarray(a.T).T
+        return np.array(a.T, order="C").T
     if layout == "strided":
         buffer = np.zeros(tuple(2 * n for n in a.shape), dtype=a.dtype)
-        view = buffer[(slice(None, None, 2),) * a.ndim]
+        view = buffer[(slice(None, None, 2),) * a.ndim] if a.ndim else buffer[...]
         view[...] = a
         return view
     raise ValueError(f"with_layout: unknown layout {layout!r}; expected one of "
