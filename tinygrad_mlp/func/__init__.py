@@ -119,6 +119,7 @@ def _as_tensor(x: Any, what: str) -> Tensor:
 
 class _Levels(threading.local):
     reverse = 0  # how many reverse-mode transforms (grad, vjp, jacrev) are running fn
+    tracing = 0  # > 0 while vmap traces fn: transforms inside must record their ops
 
 
 _LEVELS = _Levels()
@@ -136,15 +137,18 @@ def _reverse_level():
 
 
 def _outer_graph(xs: Sequence[Any]) -> bool:
-    """Is an enclosing transform differentiating through ``xs`` (reverse or forward)?"""
-    if _STATE.forward_ad:
+    """Is an enclosing transform differentiating through ``xs`` (reverse or forward), or
+    is vmap tracing (so every step must be an op it can see)?"""
+    if _STATE.forward_ad or _LEVELS.tracing:
         return True
     return _STATE.grad_enabled and any(isinstance(x, Tensor) and x.requires_grad for x in xs)
 
 
 def _nested(xs: Sequence[Any]) -> bool:
     """Is jvp called inside another transform that differentiates through ``xs``?"""
-    return _STATE.forward_ad > 0 or (_LEVELS.reverse > 0 and _outer_graph(xs))
+    if _STATE.forward_ad or _LEVELS.tracing:
+        return True
+    return _LEVELS.reverse > 0 and _outer_graph(xs)
 
 
 def _lift(x: Any, what: str) -> Tensor:
@@ -566,3 +570,6 @@ def hvp(fn: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Tensor, An
 
     _, hv, value = jvp(gradient, ps, ts, has_aux=True)
     return value, (hv[0] if single else hv)
+
+
+from tinygrad_mlp.func._vmap import vmap  # noqa: E402  (uses the helpers above)
