@@ -19,6 +19,7 @@ Both backward rules also run on Tensors, so second derivatives work (``create_gr
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -26,26 +27,52 @@ import numpy as np
 from tinygrad_mlp import ops as _ops
 from tinygrad_mlp.function import Context, Function
 from tinygrad_mlp.nn import init as _init
-from tinygrad_mlp.ops._common import _tsum
+from tinygrad_mlp.ops._common import _arr, _exp, _log, _tsum, _values
 from tinygrad_mlp.tensor import Tensor
 
 __all__ = [
     "BinaryCrossEntropy",
+    "ELU",
+    "Erf",
+    "Hardswish",
+    "Hardtanh",
+    "LogSigmoid",
     "SoftmaxCrossEntropy",
+    "Softplus",
     "TargetIndexError",
     "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "celu",
+    "cosine_similarity",
     "cross_entropy",
     "cross_entropy_simple",
     "dropout",
+    "elu",
+    "gelu",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
+    "mish",
     "mse_loss",
     "nll_loss",
     "one_hot",
     "quadratic_loss",
     "relu",
+    "relu6",
+    "selu",
     "sigmoid",
+    "silu",
+    "smooth_l1_loss",
     "softmax",
+    "softplus",
+    "softsign",
     "tanh",
 ]
 
@@ -169,12 +196,58 @@ def _check_reduction(reduction: str, fn: str) -> None:
         raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+def _legacy_reduction(
+    size_average: bool | None, reduce: bool | None, reduction: str, fn: str
+) -> str:
+    """``reduction``, or what PyTorch's deprecated ``size_average``/``reduce`` pair means."""
+    if size_average is not None or reduce is not None:
+        if reduce is False:
+            reduction = "none"
+        else:
+            reduction = "sum" if size_average is False else "mean"
+    _check_reduction(reduction, fn)
+    return reduction
+
+
 def _raw(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def _class_indices(target: Any, num_classes: int, fn: str, shape: tuple[int, ...]) -> np.ndarray:
-    """``target`` as int64 class indices of ``shape``, checked to lie in ``[0, num_classes)``."""
+def _inverse(n: Any) -> float:
+    """1/n for a mean's divisor, NaN for n = 0 (an empty mean is NaN, as PyTorch). A Python
+    float, so a float32 loss stays float32."""
+    return 1.0 / float(n) if n else float("nan")
+
+
+def _class_weights(weight: Any, num_classes: int, dtype: Any, fn: str) -> np.ndarray | None:
+    """The per-class ``weight`` (constants) as an array of shape (C,), or None."""
+    if weight is None:
+        return None
+    w = _raw(weight)
+    if w.shape != (num_classes,):
+        raise ValueError(
+            f"{fn}: weight has shape {w.shape}, expected ({num_classes},): one per class"
+        )
+    return w.astype(dtype, copy=False)
+
+
+def _element_weights(weight: Any, x: Tensor, fn: str) -> np.ndarray:
+    """A constant ``weight`` broadcastable to ``x``'s shape, in ``x``'s dtype."""
+    w = _raw(weight)
+    try:
+        np.broadcast_shapes(w.shape, x.shape)
+    except ValueError:
+        raise ValueError(
+            f"{fn}: weight of shape {w.shape} does not broadcast to the input's {x.shape}"
+        ) from None
+    return w.astype(x.dtype, copy=False)
+
+
+def _class_indices(
+    target: Any, num_classes: int, fn: str, shape: tuple[int, ...], ignore_index: int | None = None
+) -> np.ndarray:
+    """``target`` as int64 class indices of ``shape``, checked to lie in ``[0, num_classes)``
+    (or to equal ``ignore_index``)."""
     arr = _raw(target)
     if arr.shape != tuple(shape):
         raise ValueError(f"{fn}: class-index target has shape {arr.shape}, expected {tuple(shape)}")
@@ -186,14 +259,23 @@ def _class_indices(target: Any, num_classes: int, fn: str, shape: tuple[int, ...
     elif arr.dtype.kind not in "iu":
         raise TypeError(f"{fn}: class-index target must be integers, got dtype {arr.dtype}")
     idx = arr.astype(np.int64, copy=False)
+    _check_class_range(idx, num_classes, fn, ignore_index)
+    return idx
+
+
+def _check_class_range(idx: np.ndarray, num_classes: int, fn: str,
+                       ignore_index: int | None = None) -> None:
+    """Raise ``TargetIndexError`` for a class index outside ``[0, num_classes)``. Fused
+    losses call it in their forward too, so a ``tg.jit`` replay checks every batch."""
     bad = (idx < 0) | (idx >= num_classes)
+    if ignore_index is not None:
+        bad &= idx != ignore_index
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
         raise TargetIndexError(
             f"{fn}: target {int(idx[pos])} at position {pos if len(pos) != 1 else pos[0]} is "
             f"out of range for {num_classes} classes (valid: 0..{num_classes - 1})"
         )
-    return idx
 
 
 def _target_like(target: Any, pred: Tensor, fn: str) -> Any:
@@ -263,6 +345,7 @@ class SoftmaxCrossEntropy(Function):
         p = e
         p /= s
         if indices is not None:
+            _check_class_range(indices, x.shape[1], "cross_entropy")
             losses = -logp[np.arange(n), indices]
         else:
             losses = -(probs * logp).sum(axis=1)
@@ -350,23 +433,45 @@ def _prepare_cross_entropy(
     )
 
 
-def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Cross-entropy loss computed from logits (softmax and log fused, stable).
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy loss computed from logits (softmax and log fused, stable), as PyTorch.
 
     Parameters
     ----------
-    logits : Tensor or array_like, shape (N, C) or (C,)
-        Unnormalised class scores.
+    input : Tensor or array_like, shape (N, C), (C,) or (N, C, d1, ...)
+        Unnormalised class scores; the class axis is 1 (0 for an unbatched input).
     target : array_like or Tensor
-        Class indices of shape (N,) (integers in ``[0, C)``), or class probabilities /
-        one-hot rows of shape (N, C).
+        Class indices of shape (N,) / () / (N, d1, ...) (integers in ``[0, C)`` or
+        ``ignore_index``), or class probabilities of ``input``'s shape (rows need not sum
+        to 1: the loss is −Σ_c target·log_softmax, as PyTorch).
+    weight : array_like of shape (C,), optional
+        A rescaling weight per class. (A string here is taken as ``reduction``, the
+        older signature ``cross_entropy(logits, target, reduction)``.)
+    ignore_index : int, default -100
+        Index targets equal to it contribute nothing, to the loss or to the mean's divisor.
     reduction : {"mean", "sum", "none"}
-        ``"mean"`` divides the summed loss by N (the batch size), as PyTorch.
+        ``"mean"`` divides by N (by Σ weight[target] for weighted or ignored index targets).
+    label_smoothing : float in [0, 1]
+        Mixes the target with the uniform distribution: (1 − ε)·target + ε/C.
+    size_average, reduce : deprecated PyTorch spellings of ``reduction``.
 
     Returns
     -------
     Tensor
-        A 0-d loss, or shape (N,) with ``reduction="none"``.
+        A 0-d loss, or one loss per sample with ``reduction="none"``.
+
+    The ordinary case (2-D logits, plain targets, no weight, ignore or smoothing) is one
+    fused graph node, :class:`SoftmaxCrossEntropy`; the rest composes log_softmax and
+    indexing. :func:`cross_entropy_simple` is the composite twin the tests compare with.
 
     >>> import numpy as np
     >>> import tinygrad_mlp.nn.functional as F
@@ -375,14 +480,79 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     0.2395
     >>> round(F.cross_entropy(logits, np.array([[1.0, 0.0, 0.0]])).item(), 4)
     0.2395
+    >>> round(F.cross_entropy(logits, np.array([0]), label_smoothing=0.1).item(), 4)
+    0.3729
     """
-    _check_reduction(reduction, "cross_entropy")
-    x, idx, q, unbatched = _prepare_cross_entropy(logits, target, "cross_entropy")
-    if idx is not None:
-        out = SoftmaxCrossEntropy.apply(x, indices=idx, reduction=reduction)
-    else:
-        out = SoftmaxCrossEntropy.apply(x, q, reduction=reduction)
-    return out.reshape(()) if unbatched and reduction == "none" else out
+    if isinstance(weight, str):
+        weight, reduction = None, weight
+    reduction = _legacy_reduction(size_average, reduce, reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    x = _ops.tensor(input)
+    if (
+        weight is None
+        and not label_smoothing
+        and x.ndim in (1, 2)
+        and not _holds_ignored(target, x, ignore_index)
+    ):
+        x, idx, q, unbatched = _prepare_cross_entropy(x, target, "cross_entropy")
+        if idx is not None:
+            out = SoftmaxCrossEntropy.apply(x, indices=idx, reduction=reduction)
+        else:
+            out = SoftmaxCrossEntropy.apply(x, q, reduction=reduction)
+        return out.reshape(()) if unbatched and reduction == "none" else out
+    return _cross_entropy_general(x, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def _holds_ignored(target: Any, x: Tensor, ignore_index: int) -> bool:
+    """Is ``target`` a class-index target with an entry equal to ``ignore_index``?"""
+    arr = _raw(target)
+    return arr.ndim == x.ndim - 1 and bool((arr == ignore_index).any())
+
+
+def _cross_entropy_general(
+    x: Tensor, target: Any, weight: Any, ignore_index: int, reduction: str, smoothing: float
+) -> Tensor:
+    """cross_entropy with class weights, ignore_index, label smoothing or (N, C, d...) inputs,
+    composed from log_softmax and indexing (PyTorch's formulas, term by term)."""
+    fn = "cross_entropy"
+    if x.ndim == 0:
+        raise ValueError(f"{fn}: expected logits with a class axis, got a 0-d input")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: logits must be floating point, got dtype {x.dtype}")
+    axis = 0 if x.ndim == 1 else 1
+    c = x.shape[axis]
+    w = _class_weights(weight, c, x.dtype, fn)
+    w_bcast = None if w is None else w.reshape((c,) + (1,) * (x.ndim - axis - 1))
+    logp = x.log_softmax(axis)
+    t_shape = tuple(target.shape) if isinstance(target, Tensor) else np.shape(target)
+    if t_shape == x.shape:  # class probabilities: −Σ_c w_c·q_c·log p_c per sample
+        q = _target_like(target, x, fn)
+        if smoothing:
+            q = q * (1 - smoothing) + smoothing / c
+        weighted = logp * q if w_bcast is None else logp * q * w_bcast
+        losses = -weighted.sum(axis)
+        if reduction == "mean":  # PyTorch divides by the number of samples, not by weights
+            return losses.sum() * _inverse(x.size // c if c else 0)
+        return _reduce(losses, reduction)
+    idx_shape = x.shape[:axis] + x.shape[axis + 1 :]
+    if t_shape != idx_shape:
+        raise ValueError(
+            f"{fn}: target of shape {t_shape} fits neither class indices (shape {idx_shape}) "
+            f"nor class probabilities (shape {x.shape}) for logits of shape {x.shape}"
+        )
+    idx = _class_indices(target, c, fn, idx_shape, ignore_index)
+    nll = _picked_nll(logp, idx, w, ignore_index, reduction)
+    if not smoothing:
+        return nll
+    keep = idx != ignore_index
+    uniform = -(logp if w_bcast is None else logp * w_bcast).sum(axis) * keep.astype(x.dtype)
+    if reduction == "mean":
+        divisor = keep.sum() if w is None else w[idx[keep]].sum()
+        uniform = uniform.sum() * _inverse(divisor)
+    elif reduction == "sum":
+        uniform = uniform.sum()
+    return nll * (1 - smoothing) + uniform * (smoothing / c)
 
 
 def cross_entropy_simple(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -406,30 +576,70 @@ def cross_entropy_simple(logits: Any, target: Any, reduction: str = "mean") -> T
     return out.reshape(()) if unbatched and reduction == "none" else out
 
 
-def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood: ``−log_probs[n, target_n]``, averaged over the batch.
+def nll_loss(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood: ``−weight[t]·input[n, t]`` per sample, as PyTorch.
 
     Parameters
     ----------
-    log_probs : Tensor, shape (N, C) or (C,)
-        Log-probabilities, e.g. from ``log_softmax``.
-    target : array_like of int, shape (N,) or ()
-        Class indices in ``[0, C)``.
+    input : Tensor, shape (N, C), (C,) or (N, C, d1, ...)
+        Log-probabilities, e.g. from ``log_softmax`` (class axis 1, or 0 if unbatched).
+    target : array_like of int, shape (N,), () or (N, d1, ...)
+        Class indices in ``[0, C)``, or ``ignore_index``.
+    weight : array_like of shape (C,), optional
+        Per-class weights. (A string here is taken as ``reduction``.)
+    ignore_index : int, default -100
+        Targets equal to it contribute 0 and are left out of the mean's divisor.
     reduction : {"mean", "sum", "none"}
+        ``"mean"`` divides by Σ weight[target] over the samples not ignored (N unweighted).
+    size_average, reduce : deprecated PyTorch spellings of ``reduction``.
 
     >>> import numpy as np
     >>> import tinygrad_mlp.nn.functional as F
     >>> round(F.nll_loss(np.log(np.array([[0.5, 0.5]], np.float32)), [1]).item(), 4)
     0.6931
+    >>> F.nll_loss(np.array([[-1.0, -2.0], [-3.0, -4.0]]), [1, -100]).item()
+    2.0
     """
-    _check_reduction(reduction, "nll_loss")
-    lp = _ops.tensor(log_probs)
-    if lp.ndim not in (1, 2):
-        raise ValueError(f"nll_loss: expected input of shape (N, C) or (C,), got {lp.shape}")
-    idx = _class_indices(target, lp.shape[-1], "nll_loss", lp.shape[:-1])
-    if lp.ndim == 1:
-        return _reduce(-lp[int(idx)], reduction)
-    return _reduce(-lp[np.arange(lp.shape[0]), idx], reduction)
+    if isinstance(weight, str):
+        weight, reduction = None, weight
+    reduction = _legacy_reduction(size_average, reduce, reduction, "nll_loss")
+    lp = _ops.tensor(input)
+    if lp.ndim == 0:
+        raise ValueError("nll_loss: expected input of shape (N, C), (C,) or (N, C, d1, ...)")
+    axis = 0 if lp.ndim == 1 else 1
+    c = lp.shape[axis]
+    idx = _class_indices(target, c, "nll_loss", lp.shape[:axis] + lp.shape[axis + 1 :],
+                         ignore_index)
+    return _picked_nll(lp, idx, _class_weights(weight, c, lp.dtype, "nll_loss"), ignore_index,
+                       reduction)
+
+
+def _picked_nll(
+    logp: Tensor, idx: np.ndarray, weight: np.ndarray | None, ignore_index: int, reduction: str
+) -> Tensor:
+    """−w[t]·logp[..., t, ...] per target (0 where ignored), reduced; the mean divides by
+    Σ w[t] over the targets kept."""
+    c = logp.shape[0 if logp.ndim == 1 else 1]
+    if logp.ndim > 2:  # (N, C, d1, ...) -> (N, d1, ..., C): one row of C per target
+        logp = logp.transpose(0, *range(2, logp.ndim), 1)
+    keep = idx != ignore_index
+    safe = np.where(keep, idx, 0)
+    picked = logp.reshape(-1, c)[np.arange(idx.size), safe.reshape(-1)].reshape(idx.shape)
+    if weight is None and keep.all():
+        return _reduce(-picked, reduction)
+    w = keep.astype(logp.dtype) if weight is None else weight[safe] * keep
+    losses = -picked * w
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.sum() * _inverse(w.sum())
 
 
 # ----- binary cross-entropy -----------------------------------------------------------------
@@ -491,27 +701,43 @@ class BinaryCrossEntropy(Function):
         return _reduce_tangent(ctx, _tsum(dp, dt))
 
 
-def binary_cross_entropy(probs: Any, target: Any, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Binary cross-entropy between probabilities and targets of the same shape.
 
     Parameters
     ----------
-    probs : Tensor or array_like
+    input : Tensor or array_like
         Probabilities in [0, 1] (e.g. a sigmoid's output).
     target : Tensor or array_like
-        Same shape as ``probs``; values in [0, 1].
+        Same shape as ``input``; values in [0, 1].
+    weight : array_like, optional
+        Broadcastable to ``input``: a rescaling weight per element. (A string here is
+        taken as ``reduction``.)
     reduction : {"mean", "sum", "none"}
         ``"mean"`` averages over all elements.
+    size_average, reduce : deprecated PyTorch spellings of ``reduction``.
 
     >>> import numpy as np
     >>> import tinygrad_mlp.nn.functional as F
     >>> round(F.binary_cross_entropy(np.array([0.5], np.float32), [1.0]).item(), 4)
     0.6931
     """
-    _check_reduction(reduction, "binary_cross_entropy")
-    p = _ops.tensor(probs)
+    if isinstance(weight, str):
+        weight, reduction = None, weight
+    reduction = _legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy")
+    p = _ops.tensor(input)
     t = _target_like(target, p, "binary_cross_entropy")
-    return BinaryCrossEntropy.apply(p, t, reduction=reduction)
+    if weight is None:
+        return BinaryCrossEntropy.apply(p, t, reduction=reduction)
+    losses = BinaryCrossEntropy.apply(p, t, reduction="none")
+    return _reduce(losses * _element_weights(weight, p, "binary_cross_entropy"), reduction)
 
 
 # ----- regression losses --------------------------------------------------------------------
@@ -594,3 +820,565 @@ def quadratic_loss_simple(pred: Any, target: Any) -> Tensor:
     d = x - _target_like(target, x, "quadratic_loss")
     n = x.shape[0] if x.ndim else 1
     return (d * d).sum() * (0.5 / n if n else float("nan"))
+
+
+# ----- helpers for rules that run on arrays and on Tensors alike ---------------------------
+
+
+def _where(mask: np.ndarray, a: Any, b: Any) -> Any:
+    """``a`` where the constant boolean ``mask`` holds, else ``b`` (arrays, Tensors, numbers)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return _ops.Where.apply(a, b, cond=mask)
+    return np.where(mask, a, b)
+
+
+def _sigmoid(x: Any) -> Any:
+    """1 / (1 + e⁻ˣ), without overflow warnings (e⁻ˣ = inf gives exactly 0)."""
+    if isinstance(x, Tensor):
+        return x.sigmoid()
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+_erf_scalar = np.frompyfunc(math.erf, 1, 1)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+
+# ----- fused activations: forward, backward and forward-mode rule side by side --------------
+# Each one is fused because its composite form overflows or differs from PyTorch at a kink.
+# ``backward`` and ``jvp`` share one derivative helper written with operations that arrays
+# and Tensors both have, so the rule is itself differentiable (create_graph).
+
+
+class Erf(Function):
+    """y = erf x = (2/√π) ∫₀ˣ e^(−s²) ds;  dx = g·(2/√π)·e^(−x²);  jvp ẏ = (2/√π)·e^(−x²)·ẋ.
+
+    numpy has no erf, so forward applies ``math.erf`` elementwise (exact to the last bit,
+    about 0.1 µs per element).
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.asarray(_erf_scalar(x), dtype=x.dtype)
+
+    @staticmethod
+    def _slope(x):
+        return _exp(-(x * x)) * _TWO_OVER_SQRT_PI
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * Erf._slope(x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * Erf._slope(ctx.primals[0])
+
+
+class Hardtanh(Function):
+    """y = min(max(x, lo), hi);  dx = g·[lo < x < hi];  jvp ẏ = ẋ·[lo < x < hi].
+
+    Unlike ``clip``, the gradient is 0 *at* the bounds, as ``torch.nn.functional.hardtanh``
+    (and relu6, hardsigmoid, which are built on it).
+    """
+
+    @staticmethod
+    def forward(ctx, x, lo=-1.0, hi=1.0):
+        inside = (x > lo) & (x < hi)
+        ctx.lo, ctx.hi = lo, hi
+        ctx.save_for_backward(inside)
+        return _arr(np.clip(x, lo, hi))
+
+    @staticmethod
+    def backward(ctx, g):
+        (inside,) = ctx.saved_tensors
+        return g * inside
+
+    @staticmethod
+    def jvp(ctx, t):
+        x = _values(ctx.primals[0])
+        return t * ((x > ctx.lo) & (x < ctx.hi))
+
+
+class Hardswish(Function):
+    """y = x·hardtanh(x + 3, 0, 6)/6;  dy/dx = 0 (x ≤ −3), x/3 + ½ (−3 < x < 3), 1 (x ≥ 3);
+    dx = g·dy/dx;  jvp ẏ = ẋ·dy/dx  (PyTorch's choice of one-sided slopes at ±3)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _arr(x * np.clip(x + 3, 0, 6) / 6)
+
+    @staticmethod
+    def _slope(x):
+        v = _values(x)
+        return _where((v > -3) & (v < 3), x / 3 + 0.5, (v >= 3).astype(v.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * Hardswish._slope(x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * Hardswish._slope(ctx.primals[0])
+
+
+class ELU(Function):
+    """y = s·x (x > 0), s·α·(e^(κx) − 1) (x ≤ 0)  — elu (s = κ = 1), selu (PyTorch's α, s),
+    celu (κ = 1/α);  dy/dx = s (x > 0), s·α·κ·e^(κx) (x ≤ 0);  dx = g·dy/dx;  ẏ = ẋ·dy/dx.
+
+    The exponential only ever sees min(x, 0), so x = 1e4 cannot overflow.
+    """
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0, scale=1.0, input_scale=1.0):
+        ctx.coefs = (alpha, scale, input_scale)
+        ctx.save_for_backward(x)
+        neg = np.expm1(np.minimum(x, 0) * input_scale) * (scale * alpha)
+        return _arr(np.where(x <= 0, neg, x * scale))
+
+    @staticmethod
+    def _slope(ctx, x):
+        alpha, scale, input_scale = ctx.coefs
+        neg = _values(x) <= 0
+        e = _exp(_where(neg, x, 0.0) * input_scale)
+        return _where(neg, e * (scale * alpha * input_scale), scale)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * ELU._slope(ctx, x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * ELU._slope(ctx, ctx.primals[0])
+
+
+class Softplus(Function):
+    """y = ln(1 + e^(βx))/β, or x where βx > threshold;  dy/dx = σ(βx) (1 above the
+    threshold);  dx = g·dy/dx;  ẏ = ẋ·dy/dx.
+
+    Computed as (max(βx, 0) + ln(1 + e^(−|βx|)))/β, which never overflows.
+    """
+
+    @staticmethod
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        ctx.beta, ctx.threshold = beta, threshold
+        ctx.save_for_backward(x)
+        bx = x * beta
+        soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
+        return _arr(np.where(bx > threshold, x, soft))
+
+    @staticmethod
+    def _slope(ctx, x):
+        over = _values(x) * ctx.beta > ctx.threshold
+        return _where(over, 1.0, _sigmoid(x * ctx.beta))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * Softplus._slope(ctx, x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * Softplus._slope(ctx, ctx.primals[0])
+
+
+class LogSigmoid(Function):
+    """y = ln σ(x) = min(x, 0) − ln(1 + e^(−|x|));  dx = g·σ(−x);  ẏ = ẋ·σ(−x).
+
+    Exact for any x (no ln 0 for x ≪ 0, no cancellation for x ≫ 0).
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _arr(np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * _sigmoid(-x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * _sigmoid(-ctx.primals[0])
+
+
+# ----- activations: the public functions -----------------------------------------------------
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, ``negative_slope``·x otherwise (the gradient at 0 is the slope, as torch).
+
+    ``inplace`` is accepted for PyTorch compatibility; the result is always a new Tensor.
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.leaky_relu([-2.0, 3.0], 0.1).data
+    array([-0.2,  3. ], dtype=float32)
+    """
+    x = _ops.tensor(input)
+    return _where(x.data > 0, x, x * negative_slope)
+
+
+def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, α(eˣ − 1) otherwise.
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.elu([-1e4, 0.0, 2.0]).data
+    array([-1.,  0.,  2.], dtype=float32)
+    """
+    return ELU.apply(_ops.tensor(input), alpha=alpha)
+
+
+def selu(input: Any, inplace: bool = False) -> Tensor:
+    """scale·elu(x, α) with the self-normalising constants α ≈ 1.6733, scale ≈ 1.0507.
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.selu([1.0]).data
+    array([1.050701], dtype=float32)
+    """
+    return ELU.apply(_ops.tensor(input), alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, α(e^(x/α) − 1)): elu whose slope at 0 is 1 for every α.
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.celu([-1e4, 1.0], alpha=2.0).data
+    array([-2.,  1.], dtype=float32)
+    """
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (the input is divided by it)")
+    return ELU.apply(_ops.tensor(input), alpha=alpha, input_scale=1.0 / alpha)
+
+
+def gelu(input: Any, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit x·Φ(x), Φ the standard normal CDF.
+
+    ``approximate="tanh"`` uses ½x(1 + tanh(√(2/π)(x + 0.044715x³))) instead, as torch.
+    Composed from :class:`Erf` (or tanh), so it is differentiable to any order.
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.gelu([-1e4, 0.0, 1.0]).data.round(4)
+    array([-0.    ,  0.    ,  0.8413], dtype=float32)
+    """
+    x = _ops.tensor(input)
+    if approximate == "none":
+        return x * 0.5 * (Erf.apply(x * (1 / math.sqrt(2))) + 1)
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
+        return x * 0.5 * (inner.tanh() + 1)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Any, inplace: bool = False) -> Tensor:
+    """x·σ(x) (also called swish).
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.silu([0.0, -1e4]).data
+    array([ 0., -0.], dtype=float32)
+    """
+    x = _ops.tensor(input)
+    return x * x.sigmoid()
+
+
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """ln(1 + e^(βx))/β, reverting to x where βx > ``threshold`` (as torch).
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.softplus([0.0, 1e4]).data.round(4)
+    array([6.931e-01, 1.000e+04], dtype=float32)
+    """
+    return Softplus.apply(_ops.tensor(input), beta=beta, threshold=threshold)
+
+
+def softsign(input: Any) -> Tensor:
+    """x / (1 + |x|).
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.softsign([1.0, -3.0]).data
+    array([ 0.5 , -0.75], dtype=float32)
+    """
+    x = _ops.tensor(input)
+    return x / (x.abs() + 1)
+
+
+def hardtanh(
+    input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient is 0 at and beyond the bounds.
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.hardtanh([-2.0, 0.5, 2.0]).data
+    array([-1. ,  0.5,  1. ], dtype=float32)
+    """
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    return Hardtanh.apply(_ops.tensor(input), lo=min_val, hi=max_val)
+
+
+def relu6(input: Any, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6) (hardtanh(x, 0, 6), as torch).
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.relu6([-1.0, 3.0, 9.0]).data
+    array([0., 3., 6.], dtype=float32)
+    """
+    return Hardtanh.apply(_ops.tensor(input), lo=0.0, hi=6.0)
+
+
+def hardsigmoid(input: Any, inplace: bool = False) -> Tensor:
+    """relu6(x + 3)/6: 0 below −3, 1 above 3, linear between.
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.hardsigmoid([-4.0, 0.0, 4.0]).data
+    array([0. , 0.5, 1. ], dtype=float32)
+    """
+    return Hardtanh.apply(_ops.tensor(input) + 3, lo=0.0, hi=6.0) / 6
+
+
+def hardswish(input: Any, inplace: bool = False) -> Tensor:
+    """x·relu6(x + 3)/6.
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.hardswish([-4.0, 1.0, 4.0]).data.round(4)
+    array([-0.    ,  0.6667,  4.    ], dtype=float32)
+    """
+    return Hardswish.apply(_ops.tensor(input))
+
+
+def mish(input: Any, inplace: bool = False) -> Tensor:
+    """x·tanh(softplus(x)).
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.mish([0.0, 1e4]).data
+    array([    0., 10000.], dtype=float32)
+    """
+    x = _ops.tensor(input)
+    return x * Softplus.apply(x).tanh()
+
+
+def logsigmoid(input: Any) -> Tensor:
+    """ln σ(x), exact for inputs of any size.
+
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.logsigmoid([-1e4, 0.0]).data.round(4)
+    array([-1.000e+04, -6.931e-01], dtype=float32)
+    """
+    return LogSigmoid.apply(_ops.tensor(input))
+
+
+# ----- more losses, composed from the ops above ---------------------------------------------
+
+
+def binary_cross_entropy_with_logits(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
+) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(input)``, computed from the logits (stable).
+
+    Per element, with l = 1 + (pos_weight − 1)·t:
+    ``loss = (1 − t)·x − l·log σ(x)`` = −[pos_weight·t·log σ(x) + (1 − t)·log(1 − σ(x))],
+    built on :class:`LogSigmoid`, so logits of ±1e4 give finite values and gradients.
+
+    Parameters
+    ----------
+    input : Tensor or array_like
+        Logits.
+    target : Tensor or array_like
+        Same shape as ``input``: probabilities of the positive class (soft labels allowed).
+    weight : array_like, optional
+        Broadcastable to ``input``: rescales each element's loss.
+    reduction : {"mean", "sum", "none"}
+    pos_weight : array_like, optional
+        Weight of the positive examples, broadcast along the last axis (one per class).
+    size_average, reduce : deprecated PyTorch spellings of ``reduction``.
+
+    >>> import numpy as np
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> round(F.binary_cross_entropy_with_logits(np.array([0.0, 1e4]), [1.0, 1.0]).item(), 4)
+    0.3466
+    """
+    fn = "binary_cross_entropy_with_logits"
+    reduction = _legacy_reduction(size_average, reduce, reduction, fn)
+    x = _ops.tensor(input)
+    t = _target_like(target, x, fn)
+    log_sig = LogSigmoid.apply(x)
+    if pos_weight is None:
+        losses = x * (1 - t) - log_sig
+    else:
+        pw = _element_weights(pos_weight, x, fn + " (pos_weight)")
+        losses = x * (1 - t) - log_sig * (t * (pw - 1) + 1)
+    if weight is not None:
+        losses = losses * _element_weights(weight, x, fn)
+    return _reduce(losses, reduction)
+
+
+def kl_div(
+    input: Any,
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """Kullback–Leibler divergence ``target·(log target − input)``, input in log space.
+
+    With ``log_target=True`` the target is in log space too: ``e^t·(t − input)``. A zero
+    target contributes 0 (xlogy).
+
+    Parameters
+    ----------
+    input : Tensor
+        Log-probabilities.
+    target : Tensor or array_like
+        Probabilities (or log-probabilities), same shape as ``input``.
+    reduction : {"mean", "batchmean", "sum", "none"}
+        ``"batchmean"`` (the true KL divergence of a batch) divides the sum by
+        ``input.shape[0]``; ``"mean"`` divides by the number of elements, as torch.
+    size_average, reduce : deprecated PyTorch spellings of ``reduction``.
+
+    >>> import numpy as np
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> p = np.array([[0.5, 0.5]])
+    >>> F.kl_div(np.log(p), p, reduction="batchmean").item()
+    0.0
+    """
+    if reduction == "batchmean" and size_average is None and reduce is None:
+        batchmean = True
+    else:
+        batchmean = False
+        reduction = _legacy_reduction(size_average, reduce, reduction, "kl_div")
+    x = _ops.tensor(input)
+    t = _target_like(target, x, "kl_div")
+    if log_target:
+        losses = _exp(t) * (t - x)
+    else:
+        zero = _values(t) == 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            log_t = _log(_where(zero, 1.0, t))
+        losses = t * (log_t - x)
+    if batchmean:
+        return losses.sum() * _inverse(x.shape[0] if x.ndim else 1)
+    return _reduce(losses, reduction)
+
+
+def l1_loss(
+    input: Any,
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    weight: Any = None,
+) -> Tensor:
+    """Mean absolute error ``|input − target|`` (gradient sign(input − target), 0 at 0).
+
+    With ``weight`` (input's shape), each error is scaled and ``"mean"`` divides by Σ weight,
+    as torch.
+
+    >>> import numpy as np
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.l1_loss(np.array([1.0, -3.0], np.float32), [0.0, 0.0]).item()
+    2.0
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction, "l1_loss")
+    x = _ops.tensor(input)
+    losses = (x - _target_like(target, x, "l1_loss")).abs()
+    if weight is None:
+        return _reduce(losses, reduction)
+    w = _same_shape_weight(weight, x, "l1_loss")
+    if reduction == "mean":
+        return (losses * w).sum() * _inverse(w.sum())
+    return _reduce(losses * w, reduction)
+
+
+def smooth_l1_loss(
+    input: Any,
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    """½d²/β where |d| < β, else |d| − ½β (d = input − target); β = 0 is the L1 loss.
+
+    >>> import numpy as np
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.smooth_l1_loss(np.array([0.5, 3.0]), [0.0, 0.0], reduction="none").data
+    array([0.125, 2.5  ])
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    x = _ops.tensor(input)
+    d = x - _target_like(target, x, "smooth_l1_loss")
+    a = d.abs()
+    if beta == 0:
+        return _reduce(a, reduction)
+    return _reduce(_where(a.data < beta, d * d * (0.5 / beta), a - 0.5 * beta), reduction)
+
+
+def huber_loss(
+    input: Any, target: Any, reduction: str = "mean", delta: float = 1.0, weight: Any = None
+) -> Tensor:
+    """½d² where |d| < δ, else δ(|d| − ½δ) (d = input − target): smooth_l1 scaled by δ.
+
+    >>> import numpy as np
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.huber_loss(np.array([0.5, 3.0]), [0.0, 0.0], reduction="none", delta=2.0).data
+    array([0.125, 4.   ])
+    """
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    x = _ops.tensor(input)
+    d = x - _target_like(target, x, "huber_loss")
+    a = d.abs()
+    losses = _where(a.data < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+    if weight is not None:
+        losses = losses * _same_shape_weight(weight, x, "huber_loss")
+    return _reduce(losses, reduction)
+
+
+def _same_shape_weight(weight: Any, x: Tensor, fn: str) -> np.ndarray:
+    w = _raw(weight)
+    if w.shape != x.shape:
+        raise ValueError(f"{fn}: weight has shape {w.shape}, the input has shape {x.shape}")
+    return w.astype(x.dtype, copy=False)
+
+
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Σ x1·x2 / (max(‖x1‖, eps)·max(‖x2‖, eps)) along ``dim``, the inputs broadcast first.
+
+    As torch, each vector is divided by its own norm before the product (the result stays
+    in [−1, 1]) and the eps floor is a constant (no gradient through the clamp).
+
+    >>> import numpy as np
+    >>> import tinygrad_mlp.nn.functional as F
+    >>> F.cosine_similarity(np.array([[1.0, 0.0]]), np.array([[1.0, 1.0]])).data.round(4)
+    array([0.7071])
+    """
+    a, b = _ops.tensor(x1), _ops.tensor(x2)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    if not -len(shape) <= dim < max(len(shape), 1):
+        raise ValueError(f"cosine_similarity: dim {dim} is out of range for shape {shape}")
+    axis = dim % max(len(shape), 1)
+    a = a if a.shape == shape else a.broadcast_to(shape)
+    b = b if b.shape == shape else b.broadcast_to(shape)
+
+    def unit(v: Tensor) -> Tensor:
+        norm = (v * v).sum(axis, keepdims=True).sqrt()
+        return v / (norm + np.maximum(eps - norm.data, 0))
+
+    return (unit(a) * unit(b)).sum(axis)
