@@ -129,6 +129,8 @@ def test_draw_a_digit_in_chromium(sync_playwright, browser_path, server, tmp_pat
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.goto(server.url)
             page.wait_for_function("() => document.querySelectorAll('canvas.grid').length > 0")
+            cue = page.locator("#cue")
+            assert cue.is_visible() and "draw a digit here" in cue.inner_text()
             expected_layers = len(server.predictor.info()["layers"])
             assert page.locator("canvas.grid").count() == expected_layers
             assert page.locator("#model-info").inner_text().startswith(
@@ -143,6 +145,7 @@ def test_draw_a_digit_in_chromium(sync_playwright, browser_path, server, tmp_pat
                 page.mouse.move(x, y)
             page.mouse.up()
             _settled(page)
+            assert not cue.is_visible()  # the cue goes once there is ink
 
             digit = int(page.locator("#digit").inner_text())
             best = page.eval_on_selector_all(
@@ -168,6 +171,7 @@ def test_draw_a_digit_in_chromium(sync_playwright, browser_path, server, tmp_pat
             page.locator("#clear").click()
             page.wait_for_function("() => document.body.dataset.state === 'blank'")
             assert page.locator("#digit").inner_text() == "–"
+            assert cue.is_visible()
             assert all(g == "false" for g in page.eval_on_selector_all(
                 "canvas.grid", "gs => gs.map(g => g.dataset.drawn)"))
 
@@ -181,4 +185,60 @@ def test_draw_a_digit_in_chromium(sync_playwright, browser_path, server, tmp_pat
             assert int(page.locator("#digit").inner_text()) == digit  # same drawing, same answer
         finally:
             context.close()
+    assert not problems, problems
+
+
+def _trained_server(tmp_path_factory, hidden: tuple[int, ...]) -> serve.DigitServer:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 300)
+    x = rng.uniform(0, 0.1, (300, 28, 28)).astype(np.float32)
+    for i, d in enumerate(y):
+        x[i, 4 + 2 * d : 6 + 2 * d, 6:22] = 1.0
+    cfg = T.Config(hidden=hidden, epochs=1, batch_size=50, lr=1e-2)
+    net, history = T.train(cfg, (x.reshape(300, 784), y, x[:50].reshape(50, 784), y[:50]),
+                           log=None, progress=False)
+    path = tmp_path_factory.mktemp("model") / "wide.npz"
+    T.save_checkpoint(path, net, cfg, history)
+    srv = serve.create_server(path, port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def test_a_dot_asks_for_a_bigger_digit_and_the_grid_fits_the_first_screen(
+        sync_playwright, browser_path, tmp_path, tmp_path_factory):
+    """1280x900, the default 512-unit layer: the grid fills its card's width and ends above
+    the bottom of the window; a single click (a dot) gets "draw bigger", not a guess."""
+    srv = _trained_server(tmp_path_factory, (512,))
+    problems: list[str] = []
+    try:
+        with sync_playwright() as p:
+            context = p.chromium.launch_persistent_context(
+                str(tmp_path / "profile"), executable_path=browser_path, headless=True,
+                args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900},
+            )
+            try:
+                page = context.new_page()
+                page.set_default_timeout(TIMEOUT_MS)
+                page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+                page.on("pageerror", lambda e: problems.append(str(e)))
+                page.goto(srv.url)
+                page.wait_for_function("() => document.querySelectorAll('canvas.grid').length")
+                grid = page.locator("canvas.grid").bounding_box()
+                card = page.locator(".layers").bounding_box()
+                assert grid["y"] + grid["height"] <= 900, (grid, "below the fold")
+                assert grid["width"] >= 0.8 * (card["width"] - 40), (grid, card)
+                page.screenshot(path=str(tmp_path / "first_screen.png"))
+
+                box = page.locator("#pad").bounding_box()
+                page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+                page.wait_for_function("() => document.body.dataset.reason === 'small'")
+                assert page.locator("#digit").inner_text() == "–"
+                assert "draw bigger" in page.locator("#confidence").inner_text()
+                assert "draw bigger" in page.locator("#status").inner_text()
+                assert "% sure" not in page.locator("#confidence").inner_text()
+            finally:
+                context.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
     assert not problems, problems

@@ -14,6 +14,7 @@ const confidenceEl = document.getElementById("confidence");
 const inputCanvas = document.getElementById("input");
 const barsEl = document.getElementById("bars");
 const layersEl = document.getElementById("layers");
+const cueEl = document.getElementById("cue");
 
 let layerViews = []; // one {canvas, shape, units} per hidden layer
 let hasInk = false;
@@ -49,6 +50,7 @@ function clearPad() {
   ctx.fillStyle = "#000";
   ctx.fillRect(0, 0, pad.width, pad.height);
   hasInk = false;
+  cueEl.hidden = false; // an empty pad says where to draw (an overlay: never sent as ink)
 }
 
 function padPoint(event) {
@@ -65,11 +67,18 @@ function strokeTo([x, y]) {
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
   ctx.beginPath();
-  ctx.moveTo(...(last || [x, y]));
-  ctx.lineTo(x, y);
-  ctx.stroke();
+  if (last) { // a segment from the last point
+    ctx.moveTo(...last);
+    ctx.lineTo(x, y);
+    ctx.stroke();
+  } else { // a stroke's first point: a round dot (a zero-length line would draw nothing)
+    ctx.fillStyle = "#fff";
+    ctx.arc(x, y, BRUSH / 2, 0, 2 * Math.PI);
+    ctx.fill();
+  }
   last = [x, y];
   hasInk = true;
+  cueEl.hidden = true;
 }
 
 pad.addEventListener("pointerdown", (event) => {
@@ -141,7 +150,7 @@ async function predict() {
       const answer = await response.json();
       if (gen !== generation) continue; // cleared meanwhile
       if (!response.ok) showError(answer.error || `error ${response.status}`);
-      else if (answer.blank) showBlank(answer.message);
+      else if (answer.blank) showBlank(answer.message, answer.reason);
       else render(answer);
     } while (queued);
   } catch (err) {
@@ -163,9 +172,12 @@ function showError(message) {
   setStatus(message, true);
 }
 
-function showBlank(message) {
+function showBlank(message, reason = "blank") {
   digitEl.textContent = "–";
-  confidenceEl.innerHTML = "&nbsp;";
+  // a dot or faint ink gets "draw bigger" where the confidence would be, not a guess
+  confidenceEl.textContent = reason === "blank" ? "\u00a0" : message;
+  confidenceEl.classList.toggle("hint", reason !== "blank");
+  document.body.dataset.reason = reason;
   setStatus(message || "draw a digit");
   drawInput(null);
   drawBars(null);
@@ -177,13 +189,19 @@ function render(answer) {
   const p = answer.probabilities;
   digitEl.textContent = String(answer.digit);
   confidenceEl.textContent = `${(100 * p[answer.digit]).toFixed(1)}% sure`;
+  confidenceEl.classList.remove("hint");
+  delete document.body.dataset.reason;
   setStatus("draw more, or Clear to start again");
   drawInput(answer.input);
   drawBars(p, answer.digit);
+  let added = false;
   answer.layers.forEach((layer, i) => {
-    if (!layerViews[i]) layerViews[i] = addLayerView(layer);
-    drawGrid(layerViews[i], layer.activations, layer.range);
+    if (!layerViews[i]) [layerViews[i], added] = [addLayerView(layer), true];
+    layerViews[i].values = layer.activations;
+    layerViews[i].range = layer.range;
   });
+  if (added) layoutLayers();
+  for (const view of layerViews) drawGrid(view, view.values, view.range);
   document.body.dataset.state = "predicted";
   document.body.dataset.predictions = String(Number(document.body.dataset.predictions || 0) + 1);
 }
@@ -218,14 +236,42 @@ function drawBars(p, best) {
   });
 }
 
+// The server suggests a grid shape; the page re-flows the cells (their order is all that
+// matters) into the shape that fills the card's width without pushing the grid below the
+// bottom of the window.
+function gridFit(units, width, height) {
+  let best = { cols: 1, rows: units, cell: 1 };
+  for (let cols = 1; cols <= units; cols++) {
+    const rows = Math.ceil(units / cols);
+    const cell = Math.floor(Math.min(width / cols, height / rows));
+    if (cell > best.cell || (cell === best.cell && cols * rows < best.cols * best.rows)) {
+      best = { cols, rows, cell };
+    }
+  }
+  best.cell = Math.max(4, Math.min(48, best.cell));
+  return best;
+}
+
+function layoutLayers() {
+  if (!layerViews.length) return;
+  const width = Math.max(120, layersEl.clientWidth);
+  const captions = layerViews.length * 26 + (layerViews.length - 1) * 14;
+  const top = layersEl.getBoundingClientRect().top + window.scrollY; // on the page, not the view
+  const below = window.innerHeight - top - 36;
+  const height = Math.max(90, (below - captions) / layerViews.length);
+  for (const view of layerViews) {
+    Object.assign(view, gridFit(view.units, width, height));
+    view.canvas.width = view.cols * view.cell;
+    view.canvas.height = view.rows * view.cell;
+    view.canvas.dataset.cols = String(view.cols);
+    drawGrid(view, view.values, view.range);
+  }
+}
+
 function addLayerView(layer) {
-  const [rows, cols] = layer.shape;
-  const cell = Math.max(6, Math.min(24, Math.floor(640 / cols)));
   const figure = document.createElement("figure");
   const canvas = document.createElement("canvas");
   canvas.className = "grid";
-  canvas.width = cols * cell;
-  canvas.height = rows * cell;
   canvas.dataset.units = String(layer.units);
   canvas.setAttribute("role", "img");
   canvas.setAttribute("aria-label", `${layer.name}: ${layer.units} units`);
@@ -233,16 +279,16 @@ function addLayerView(layer) {
   caption.textContent = `${layer.name} · ${layer.units} units`;
   figure.append(caption, canvas);
   layersEl.append(figure);
-  const view = { canvas, rows, cols, cell, units: layer.units, values: null };
+  const view = { canvas, units: layer.units, values: null, range: [0, 1], cols: 1, rows: 1,
+                 cell: 1 };
   canvas.addEventListener("mousemove", (event) => {
     const box = canvas.getBoundingClientRect();
-    const c = Math.floor((event.clientX - box.left) / box.width * cols);
-    const r = Math.floor((event.clientY - box.top) / box.height * rows);
-    const unit = r * cols + c;
+    const c = Math.floor((event.clientX - box.left) / box.width * view.cols);
+    const r = Math.floor((event.clientY - box.top) / box.height * view.rows);
+    const unit = r * view.cols + c;
     canvas.title = unit < view.units
       ? `unit ${unit}: ${view.values ? view.values[unit].toFixed(3) : "–"}` : "";
   });
-  drawGrid(view, null, [0, 1]);
   return view;
 }
 
@@ -250,6 +296,7 @@ function drawGrid(view, values, range) {
   const g = view.canvas.getContext("2d");
   const { cell, cols } = view;
   view.values = values;
+  view.range = range;
   g.fillStyle = "#0b0d12";
   g.fillRect(0, 0, view.canvas.width, view.canvas.height);
   const gap = cell >= 8 ? 1 : 0;
@@ -274,6 +321,8 @@ async function start() {
     document.getElementById("model-info").textContent =
       `${info.model}: ${info.sizes.join("–")} ${info.activation} MLP${accuracy}`;
     layerViews = info.layers.map(addLayerView);
+    layoutLayers();
+    window.addEventListener("resize", layoutLayers);
   } catch (err) {
     showError(`could not reach the server (${err.message})`);
   }
