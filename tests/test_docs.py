@@ -41,6 +41,16 @@ def test_guide_runs_as_a_doctest():
     assert result.attempted >= 30
 
 
+def test_gradcheck_page_runs_as_a_doctest():
+    """docs/gradcheck.md: every report it shows is the one gradcheck prints."""
+    page = ROOT / "docs" / "gradcheck.md"
+    text = page.read_text(encoding="utf-8")
+    test = doctest.DocTestParser().get_doctest(text, {}, page.name, str(page), 0)
+    failed, attempted, report = _run_doctests(test)
+    assert failed == 0, f"{failed} example(s) of {page.name} failed:\n{report}"
+    assert attempted >= 15
+
+
 @pytest.mark.parametrize("module", ["tinygrad_mlp.viz", "tinygrad_mlp.plots"])
 def test_docstring_examples_run(module):
     import importlib
