@@ -544,3 +544,159 @@ def test_a_bug_of_ours_is_a_one_line_500_and_the_server_goes_on(server, monkeypa
     assert_error(status, answer, 500, "boom")
     monkeypatch.undo()
     assert post(server, drawn_seven(28).ravel().tolist())[0] == 200
+
+
+# ----- hardening: load, slow clients, Host, disconnects, odd images -------------------------
+
+
+def test_load_of_20_threads_gets_no_errors(server):
+    """A burst of fresh connections (Python's default backlog of 5 reset some of them)."""
+    assert server.request_queue_size >= 128
+    body = json.dumps(drawn_seven(28).ravel().tolist()).encode()
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    def worker() -> None:
+        for _ in range(10):
+            start = time.perf_counter()
+            try:
+                status, answer, _ = request(server, "POST", "/api/predict", body)
+                assert status == 200 and answer["digit"] in range(10), (status, answer)
+            except Exception as e:  # noqa: BLE001 - counted, then reported all at once
+                errors.append(repr(e))
+            else:
+                latencies.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    ms = np.sort(np.array(latencies)) * 1000
+    print(f"\n200 requests from 20 threads: {len(errors)} errors, p50 "
+          f"{np.percentile(ms, 50):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms")
+    assert not errors, errors[:3]
+    assert len(latencies) == 200
+
+
+def test_a_client_trickling_bytes_is_cut_off_at_the_deadline(model_path):
+    srv = serve.create_server(model_path, port=0)
+    srv.request_timeout = 0.6
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        start = time.perf_counter()
+        with socket.create_connection(srv.server_address[:2], timeout=10) as s:
+            raw = b""
+            for byte in b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\n":
+                try:
+                    s.sendall(bytes([byte]))
+                except OSError:
+                    break
+                time.sleep(0.05)  # each byte well within the per-read timeout
+                if time.perf_counter() - start > 3:
+                    break
+            while chunk := s.recv(65536):
+                raw += chunk
+        elapsed = time.perf_counter() - start
+        assert elapsed < 3, elapsed  # freed at the deadline, not when the client stops
+        status, answer = status_and_json(raw)
+        assert_error(status, answer, 408, "timed out")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize("host, expected", [
+    ("localhost", 200), ("localhost:8000", 200), ("127.0.0.1", 200), ("127.0.0.1:80", 200),
+    ("[::1]:8000", 200), ("app.localhost", 200), ("evil.example", 403),
+    ("evil.example:8000", 403), ("10.0.0.5", 403), ("[2001:db8::1]", 403), ("", 403),
+])
+def test_host_header_is_checked_on_loopback(server, host, expected):
+    raw = raw_exchange(server, f"GET /api/info HTTP/1.1\r\nHost: {host}\r\n"
+                               "Connection: close\r\n\r\n".encode())
+    status, answer = status_and_json(raw)
+    assert status == expected, answer
+    if expected == 403:
+        assert_error(status, answer, 403, "Host", "localhost")
+
+
+def test_host_is_not_checked_when_listening_on_other_addresses(model_path):
+    srv = serve.create_server(model_path, host="0.0.0.0", port=0)
+    try:
+        assert srv.host_allowed("my-laptop.lan:8000") and srv.host_allowed("192.168.1.9")
+    finally:
+        srv.server_close()
+
+
+@pytest.mark.parametrize("line", [b"GET http://[ HTTP/1.0", b"GET http://[::1 HTTP/1.0",
+                                  b"POST http://[/api/predict HTTP/1.1"])
+def test_malformed_request_targets_get_a_json_error(server, line):
+    status, answer = status_and_json(raw_exchange(server, line + b"\r\nHost: localhost\r\n\r\n"))
+    assert_error(status, answer, 400, "bad request target")
+
+
+def test_disconnecting_clients_log_no_traceback(model_path, capfd):
+    lines: list[str] = []
+    srv = serve.create_server(model_path, port=0, log=lines.append)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    body = json.dumps(drawn_seven(28).ravel().tolist()).encode()
+    try:
+        for data in (b"GET / HT", b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n[0,",
+                     b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: " + str(len(body)).encode()
+                     + b"\r\n\r\n" + body, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"):
+            s = socket.create_connection(srv.server_address[:2], timeout=10)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.sendall(data)
+            s.close()  # a reset, before reading anything
+        time.sleep(0.3)
+        assert request(srv, "GET", "/api/info")[0] == 200  # still serving
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and not any("Traceback" in line for line in lines), err
+
+
+def _png16(img: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.round(np.clip(img, 0, 1) * 65535).astype(np.uint16)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_16_bit_grayscale_png_reads_like_the_8_bit_one(server):
+    pytest.importorskip("PIL")
+    data = _png16(drawn_seven())
+    assert data[24] == 16  # IHDR bit depth: really a 16-bit PNG
+    status16, a16, _ = request(server, "POST", "/api/predict", data, "image/png")
+    status8, a8, _ = request(server, "POST", "/api/predict", png_bytes(drawn_seven()),
+                             "image/png")
+    assert status16 == status8 == 200
+    check_answer(a16)
+    assert a16["digit"] == a8["digit"]
+    np.testing.assert_allclose(a16["input"], a8["input"], atol=0.01)
+
+
+@pytest.mark.parametrize("image, reason, words", [
+    ("dot", "small", "draw bigger"), ("faint", "faint", "too faint"),
+])
+def test_a_dot_or_faint_ink_asks_for_a_bigger_drawing(server, image, reason, words):
+    if image == "dot":
+        img = np.zeros((140, 140))
+        img[70:78, 60:68] = 1.0  # a click of the page's brush
+    else:
+        img = 0.1 * drawn_seven()  # a whole digit, but barely there
+    status, answer = post(server, {"image": img.tolist()})
+    assert status == 200
+    assert answer["blank"] is True and answer["digit"] is None
+    assert answer["probabilities"] is None and answer["reason"] == reason
+    assert words in answer["message"]
+    status, answer = post(server, {"image": drawn_seven().tolist()})  # a digit is read
+    check_answer(answer)

@@ -371,8 +371,15 @@ class Handler(BaseHTTPRequestHandler):
             self._error(408, self._late_message())
 
     def parse_request(self) -> bool:
-        """http.server's parsing, then what it does not check: the target and the Host."""
+        """http.server's parsing, then what it does not check: the deadline, the target and
+        the Host."""
+        if self._late.is_set():  # what arrived was cut off by the deadline: say so
+            self.send_error(408, self._late_message())
+            return False
         if not super().parse_request():
+            return False
+        if self._late.is_set():
+            self.send_error(408, self._late_message())
             return False
         try:
             urlsplit(self.path)
