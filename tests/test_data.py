@@ -671,3 +671,83 @@ def test_real_mnist() -> None:
     assert len(train_counts) == 10 and len(test_counts) == 10
     assert ((train_counts >= 5000) & (train_counts <= 7000)).all(), train_counts
     assert ((test_counts >= 800) & (test_counts <= 1200)).all(), test_counts
+
+
+# --------------------------------------------------------------------------------------------
+# size limits, test-only loading, and what the command line says when offline
+
+
+def _peak_bytes(fn) -> int:  # type: ignore[no-untyped-def]
+    """Peak Python+numpy allocation while ``fn`` runs (numpy reports to tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_declared_size_over_the_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(raw_header(2051, (2_000_000, 28, 28)) + bytes(1000)))
+
+    def read() -> None:
+        with pytest.raises(MNISTError, match=r"train-images.*1568000000 bytes.*more than the "
+                                             f"{data.MAX_IDX_BYTES} bytes allowed"):
+            read_idx(path, magic=2051)
+
+    assert _peak_bytes(read) < 2**20
+
+
+def test_gzip_bomb_of_trailing_data_is_counted_not_kept(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(raw_header(2049, (10,)) + bytes(10))
+        for _ in range(8):
+            f.write(bytes(4 << 20))  # 32 MiB of zeros after the data: ~32 KB on disk
+    assert path.stat().st_size < 200_000
+
+    def read() -> None:
+        with pytest.raises(MNISTError, match=f"{32 << 20} trailing bytes"):
+            read_idx(path, magic=2049)
+
+    assert _peak_bytes(read) < 8 << 20  # never the whole 32 MiB
+
+
+def test_load_mnist_test_needs_only_the_test_files(
+    tmp_path: Path, arrays: dict[str, np.ndarray], mirror: MirrorServer,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_mnist(tmp_path / "local", {k: v for k, v in arrays.items() if "t10k" in k})
+    x, y = data.load_mnist_test(tmp_path / "local", download=False)
+    np.testing.assert_array_equal(y, arrays["t10k-labels-idx1-ubyte"])
+    assert x.shape == (7, 784) and x.dtype == np.float32
+    with pytest.raises(MNISTMissingError, match="train-images"):
+        load_mnist(tmp_path / "local", download=False)
+    monkeypatch.setattr(data, "MIRRORS", (mirror.url("good"),))
+    data.load_mnist_test(tmp_path / "cache")  # downloads the two t10k files only
+    assert sorted(mirror.requests) == [f"/good/{n}.gz" for n in sorted(FILES) if "t10k" in n]
+
+
+def test_offline_error_keeps_its_cause_urls_and_mentions_data(
+    tmp_path: Path, dead_url: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tinygrad_mlp import cli
+
+    monkeypatch.setattr(data, "MIRRORS", (dead_url, "http://127.0.0.1:9/other/"))
+    with pytest.raises(MNISTMissingError) as info:
+        load_mnist(tmp_path / "empty")
+    assert info.value.root == tmp_path / "empty" and info.value.missing == list(FILES)
+    assert all(dead_url in reasons[0] for reasons in info.value.failures.values())
+    capsys.readouterr()
+    assert cli.main(["train", "--data", str(tmp_path / "none"), "--out",
+                     str(tmp_path / "m.npz")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("tinygrad_mlp: downloading") for line in err[:-2]), err
+    err = err[-2:]  # the error: two lines
+    assert err[0].startswith("tinygrad-mlp train: error: cannot download MNIST into")
+    assert "cannot download MNIST into" in err[0] and "cannot connect" in err[0]
+    assert dead_url in err[1] and "--data" in err[1] and "train-images-idx3-ubyte.gz" in err[1]
