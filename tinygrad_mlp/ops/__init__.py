@@ -6,6 +6,13 @@ One module per family, each readable in one sitting:
     elementwise.py  exp log sqrt abs sigmoid tanh relu clip, maximum/minimum, where
     reduce.py       sum, max/min, softmax, log-softmax
     shape.py        cast, reshape, transpose, expand, indexing, cat, stack
+    math.py         sin cos tan log2 log1p exp2 expm1 rsqrt reciprocal square, rounding
+    scan.py         prod, cumsum, cumprod (exact at zeros, exact for integers)
+    layout.py       clone, pad, roll, tril/triu
+    linalg.py       einsum, the vector 2-norm
+    index.py        gather/take_along_axis, index_select, scatter_add, index_add (indexing)
+    composite.py    ops built from the others: squeeze, split, var/std, logsumexp, ...
+    _args.py        torch/numpy argument names (dim/axis, keepdim/keepdims), axis checks
 
 This package re-exports every op class and defines the public functional forms
 (``tg.exp(x)``, ``tg.sum(x, axis=0)``, ...).
@@ -29,6 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp.ops import composite  # the Tensor methods call composite.* and index_ops.*
+from tinygrad_mlp.ops import index as index_ops  # noqa: F401
+from tinygrad_mlp.ops._args import axis_index, pad_widths, pick, var_args  # noqa: F401
 from tinygrad_mlp.ops.arithmetic import (  # noqa: F401  (re-exported)
     Add,
     Div,
@@ -51,6 +61,21 @@ from tinygrad_mlp.ops.elementwise import (  # noqa: F401  (re-exported)
     Tanh,
     Where,
 )
+from tinygrad_mlp.ops.layout import Clone, Pad, Roll, Triangle  # noqa: F401  (re-exported)
+from tinygrad_mlp.ops.linalg import Einsum, Norm  # noqa: F401  (re-exported)
+from tinygrad_mlp.ops.math import (  # noqa: F401  (re-exported)
+    Cos,
+    Exp2,
+    Expm1,
+    Log1p,
+    Log2,
+    Reciprocal,
+    Rounding,
+    Rsqrt,
+    Sin,
+    Square,
+    Tan,
+)
 from tinygrad_mlp.ops.reduce import (  # noqa: F401  (re-exported)  # noqa: F401
     LogSoftmax,
     Max,
@@ -59,6 +84,7 @@ from tinygrad_mlp.ops.reduce import (  # noqa: F401  (re-exported)  # noqa: F401
     _keepdims_shape,
     _reduced_shape,
 )
+from tinygrad_mlp.ops.scan import CumProd, CumSum, Prod  # noqa: F401  (re-exported)
 from tinygrad_mlp.ops.shape import (  # noqa: F401  (re-exported)
     Cast,
     Cat,
@@ -152,36 +178,40 @@ def clip(x: Any, lo: float | None = None, hi: float | None = None) -> Tensor:
     return tensor(x).clip(lo, hi)
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return tensor(x).sum(axis, keepdims)
+def sum(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Any:  # noqa: A001
+    """``x.sum(...)``; torch's ``dim=``/``keepdim=`` accepted."""
+    return tensor(x).sum(axis, keepdims, **torch_names)
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return tensor(x).mean(axis, keepdims)
+def mean(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Any:
+    """``x.mean(...)``; torch's ``dim=``/``keepdim=`` accepted."""
+    return tensor(x).mean(axis, keepdims, **torch_names)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return tensor(x).max(axis, keepdims)
+def max(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Any:  # noqa: A001
+    """``x.max(...)``; torch's ``dim=``/``keepdim=`` accepted."""
+    return tensor(x).max(axis, keepdims, **torch_names)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return tensor(x).min(axis, keepdims)
+def min(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Any:  # noqa: A001
+    """``x.min(...)``; torch's ``dim=``/``keepdim=`` accepted."""
+    return tensor(x).min(axis, keepdims, **torch_names)
 
 
-def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    return tensor(x).argmax(axis, keepdims)
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    return tensor(x).argmax(axis, keepdims, **torch_names)
 
 
-def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    return tensor(x).argmin(axis, keepdims)
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    return tensor(x).argmin(axis, keepdims, **torch_names)
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    return tensor(x).softmax(axis)
+def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    return tensor(x).softmax(axis, dim=dim)
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    return tensor(x).log_softmax(axis)
+def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    return tensor(x).log_softmax(axis, dim=dim)
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
@@ -192,12 +222,12 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
     return tensor(x).transpose(axes) if axes is not None else tensor(x).transpose()
 
 
-def flatten(x: Any) -> Tensor:
-    return tensor(x).flatten()
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    return tensor(x).flatten(start_dim, end_dim)
 
 
-def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
-    return tensor(x).broadcast_to(shape)
+def broadcast_to(x: Any, *shape: Any) -> Tensor:
+    return tensor(x).broadcast_to(*shape)
 
 
 def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -227,3 +257,199 @@ def maximum(a: Any, b: Any) -> Tensor:
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum; on ties each side gets half the gradient."""
     return Maximum.apply(*_pair(a, b), fn=np.minimum)
+
+
+# ----- the PyTorch surface (issue 12): tg.sin(x), tg.einsum(...), tg.hstack([...]), ... -----
+
+
+def sin(x: Any) -> Tensor:
+    return tensor(x).sin()
+
+
+def cos(x: Any) -> Tensor:
+    return tensor(x).cos()
+
+
+def tan(x: Any) -> Tensor:
+    return tensor(x).tan()
+
+
+def log2(x: Any) -> Tensor:
+    return tensor(x).log2()
+
+
+def log1p(x: Any) -> Tensor:
+    return tensor(x).log1p()
+
+
+def exp2(x: Any) -> Tensor:
+    return tensor(x).exp2()
+
+
+def expm1(x: Any) -> Tensor:
+    return tensor(x).expm1()
+
+
+def rsqrt(x: Any) -> Tensor:
+    return tensor(x).rsqrt()
+
+
+def reciprocal(x: Any) -> Tensor:
+    return tensor(x).reciprocal()
+
+
+def square(x: Any) -> Tensor:
+    return tensor(x).square()
+
+
+def sign(x: Any) -> Tensor:
+    return tensor(x).sign()
+
+
+def floor(x: Any) -> Tensor:
+    return tensor(x).floor()
+
+
+def ceil(x: Any) -> Tensor:
+    return tensor(x).ceil()
+
+
+def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001
+    return tensor(x).round(decimals)
+
+
+def trunc(x: Any) -> Tensor:
+    return tensor(x).trunc()
+
+
+def clone(x: Any) -> Tensor:
+    return tensor(x).clone()
+
+
+def clamp(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    return tensor(x).clamp(min, max)
+
+
+def permute(x: Any, *dims: Any) -> Tensor:
+    return tensor(x).permute(*dims)
+
+
+def tril(x: Any, k: int = 0, **torch_names: Any) -> Tensor:
+    return tensor(x).tril(k, **torch_names)
+
+
+def triu(x: Any, k: int = 0, **torch_names: Any) -> Tensor:
+    return tensor(x).triu(k, **torch_names)
+
+
+def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
+    return tensor(x).pad(pad_width, value)
+
+
+def roll(x: Any, shift: Any, axis: Any = None, **torch_names: Any) -> Tensor:
+    return tensor(x).roll(shift, axis, **torch_names)
+
+
+def prod(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    return tensor(x).prod(axis, keepdims, **torch_names)
+
+
+def cumsum(x: Any, axis: int | None = None, **torch_names: Any) -> Tensor:
+    return tensor(x).cumsum(axis, **torch_names)
+
+
+def cumprod(x: Any, axis: int | None = None, **torch_names: Any) -> Tensor:
+    return tensor(x).cumprod(axis, **torch_names)
+
+
+def amax(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    return tensor(x).amax(axis, keepdims, **torch_names)
+
+
+def amin(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    return tensor(x).amin(axis, keepdims, **torch_names)
+
+
+def all(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:  # noqa: A001
+    return tensor(x).all(axis, keepdims, **torch_names)
+
+
+def any(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:  # noqa: A001
+    return tensor(x).any(axis, keepdims, **torch_names)
+
+
+def squeeze(x: Any, axis: Any = None, **torch_names: Any) -> Tensor:
+    return tensor(x).squeeze(axis, **torch_names)
+
+
+def unsqueeze(x: Any, axis: Any = None, **torch_names: Any) -> Tensor:
+    return tensor(x).unsqueeze(axis, **torch_names)
+
+
+def unflatten(x: Any, axis: int, sizes: Sequence[int]) -> Tensor:
+    return tensor(x).unflatten(axis, sizes)
+
+
+def tile(x: Any, reps: Any) -> Tensor:
+    return tensor(x).tile(reps)
+
+
+def flip(x: Any, axis: Any = None, **torch_names: Any) -> Tensor:
+    return tensor(x).flip(axis, **torch_names)
+
+
+def narrow(x: Any, axis: int, start: int, length: int) -> Tensor:
+    return tensor(x).narrow(axis, start, length)
+
+
+def split(x: Any, size_or_sections: Any, axis: int = 0, **torch_names: Any) -> tuple:
+    return tensor(x).split(size_or_sections, axis, **torch_names)
+
+
+def chunk(x: Any, chunks: int, axis: int = 0, **torch_names: Any) -> tuple:
+    return tensor(x).chunk(chunks, axis, **torch_names)
+
+
+def unbind(x: Any, axis: int = 0, **torch_names: Any) -> tuple:
+    return tensor(x).unbind(axis, **torch_names)
+
+
+def var(x: Any, axis: Any = None, correction: Any = None, keepdims: bool = False,
+        **torch_names: Any) -> Tensor:
+    return tensor(x).var(axis, correction, keepdims, **torch_names)
+
+
+def std(x: Any, axis: Any = None, correction: Any = None, keepdims: bool = False,
+        **torch_names: Any) -> Tensor:
+    return tensor(x).std(axis, correction, keepdims, **torch_names)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+    return tensor(x).logsumexp(axis, keepdims, **torch_names)
+
+
+def gather(x: Any, axis: int, index: Any) -> Tensor:
+    return tensor(x).gather(axis, index)
+
+
+def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
+    return tensor(x).take_along_axis(indices, axis)
+
+
+def index_select(x: Any, axis: int, index: Any) -> Tensor:
+    return tensor(x).index_select(axis, index)
+
+
+def scatter_add(x: Any, axis: int, index: Any, src: Any) -> Tensor:
+    return tensor(x).scatter_add(axis, index, src)
+
+
+def index_add(x: Any, axis: int, index: Any, source: Any, alpha: float = 1) -> Tensor:
+    return tensor(x).index_add(axis, index, source, alpha)
+
+
+hstack = composite.hstack
+vstack = composite.vstack
+einsum = composite.einsum
+outer = composite.outer
+dot = composite.dot
