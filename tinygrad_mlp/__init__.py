@@ -8,7 +8,8 @@
 (1, 2)
 """
 
-from tinygrad_mlp.tensor import Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad  # noqa: I001  (first: ops need Tensor)
+from tinygrad_mlp.tensor import Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: I001,E501  (first: ops need Tensor)
+from tinygrad_mlp import autograd
 from tinygrad_mlp.function import Context, Function
 from tinygrad_mlp.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_mlp.jit import JitError, jit
@@ -206,6 +207,7 @@ __all__ = [
     "JitError",
     "Tensor",
     "abs",
+    "autograd",
     "add",
     "argmax",
     "argmin",
@@ -243,6 +245,7 @@ __all__ = [
     "relu",
     "reshape",
     "save",
+    "set_grad_enabled",
     "sigmoid",
     "softmax",
     "sqrt",

@@ -226,7 +226,17 @@ class Tensor:
         "data", "grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "_seq", "_vc",
         "_tangent", "__weakref__",
     )
-    __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """numpy ufuncs on Tensors (``np.exp(t)``, ``ndarray + t``) run as tinygrad ops."""
+        from tinygrad_mlp import numpy_api
+
+        return numpy_api.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """numpy functions on Tensors (``np.sum(t, axis=0)``) run as tinygrad ops."""
+        from tinygrad_mlp import numpy_api
+
+        return numpy_api.array_function(func, types, args, kwargs)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data: np.ndarray = _to_array(data, dtype, copy=True)  # never the caller's array
@@ -409,8 +419,9 @@ class Tensor:
             try:
                 ufunc(self.data, *values, out=self.data, casting="same_kind")
             except (TypeError, ValueError) as e:
-                raise type(e)(f"in-place {ufunc.__name__} on a tensor of shape {self.shape} "
-                              f"and dtype {self.dtype}: {e}") from None
+                kind = TypeError if isinstance(e, TypeError) else ValueError
+                raise kind(f"in-place {ufunc.__name__} on a tensor of shape {self.shape} "
+                           f"and dtype {self.dtype}: {e}") from None
             self._changed()
             return self
         prev = _STATE.grad_enabled
@@ -1096,15 +1107,22 @@ class _Freed(Tensor):
     Its ``data`` is a read-only stand-in of zeros that takes no memory."""
 
     __slots__ = ("_shape", "_dtype")
-
-    def __init__(self, t: Tensor) -> None:  # noqa: D107  (no Tensor.__init__: no copy)
-        self._shape, self._dtype, self._ctx, self._seq = t.data.shape, t.data.dtype, t._ctx, t._seq
-        self.requires_grad, self.grad, self._hooks = t.requires_grad, None, None
-        self._retains_grad, self._vc, self._tangent = False, None, None
+    grad = None
+    _hooks = None
+    _retains_grad = False
+    _vc = None
+    _tangent = None
 
     @property
     def data(self) -> np.ndarray:  # type: ignore[override]
         return np.broadcast_to(np.zeros((), self._dtype), self._shape)
+
+
+def _freed(t: Tensor) -> _Freed:
+    f = object.__new__(_Freed)
+    d = t.data
+    f._shape, f._dtype, f._ctx, f._seq, f.requires_grad = d.shape, d.dtype, t._ctx, t._seq, True
+    return f
 
 
 def _release(ctx: Any) -> None:
@@ -1112,12 +1130,19 @@ def _release(ctx: Any) -> None:
     replaced by a :class:`_Freed` record; leaves and constants stay). Saved plain numbers
     stay, so ops that saved no arrays can be walked again, as in torch."""
     saved = ctx.saved
-    if saved and any(type(s) is np.ndarray for s in saved):
-        ctx.saved = None
-    if ctx.parents:
-        ctx.parents = tuple(_Freed(p) if type(p) is Tensor and p._ctx is not None else p
-                            for p in ctx.parents)
-    ctx.__dict__.pop("_by_array", None)
+    if saved:
+        for s in saved:
+            if type(s) is np.ndarray:
+                ctx.saved = None
+                break
+    parents = ctx.parents
+    for p in parents:
+        if type(p) is Tensor and p._ctx is not None:
+            ctx.parents = tuple([_freed(q) if type(q) is Tensor and q._ctx is not None else q
+                                 for q in parents])
+            break
+    if "_by_array" in ctx.__dict__:
+        del ctx._by_array
 
 
 class _Plan:
@@ -1128,10 +1153,10 @@ class _Plan:
     that needs a gradient, that input's slot j (always > i). Leaves have ``ctx`` None.
     """
 
-    __slots__ = ("nodes", "steps")
+    __slots__ = ("nodes", "steps", "slot")
 
-    def __init__(self, nodes: list, steps: list) -> None:
-        self.nodes, self.steps = nodes, steps
+    def __init__(self, nodes: list, steps: list, slot: dict[int, int] | None = None) -> None:
+        self.nodes, self.steps, self.slot = nodes, steps, slot  # slot: id(tensor) -> i
 
 
 def _seq_of(t: Tensor) -> int:
@@ -1159,11 +1184,10 @@ def _plan(roots: Sequence[Tensor]) -> _Plan:
             continue
         if ctx.modified is not None:
             raise _modified_error(ctx, "its output", *ctx.modified)
-        if ctx.parents is None:
-            raise RuntimeError(f"{ctx.fn.__name__}: {_FREED}")
+        needs = ctx.needs_input_grad
         edges = []
-        for k, (p, need) in enumerate(zip(ctx.parents, ctx.needs_input_grad, strict=True)):
-            if not need:
+        for k, p in enumerate(ctx.parents):
+            if not needs[k]:
                 continue
             if p._vc is not None:
                 p = _input_as_read(ctx, k, p)
@@ -1176,10 +1200,13 @@ def _plan(roots: Sequence[Tensor]) -> _Plan:
     slot = {id(t): i for i, t in enumerate(nodes)}
     steps = [
         (t._ctx, tuple([(k, slot[id(p)]) for k, p in inputs[id(t)]]))
-        if t._ctx is not None else (None, ())
+        if t._ctx is not None else _LEAF_STEP
         for t in nodes
     ]
-    return _Plan(nodes, steps)
+    return _Plan(nodes, steps, slot)
+
+
+_LEAF_STEP = (None, ())
 
 
 _FREED = (
@@ -1264,12 +1291,16 @@ def _execute(
                 if tracer is not None:
                     _report(tracer, t, None, g, ())
                 continue
-            if create_graph:
+            if ctx.multi is not None:
+                in_grads = _multi_backward(ctx, g, t)
+            elif create_graph:  # the rule's saved values are matched to these tensors
                 ctx.out = t
-            try:
-                in_grads = ctx.fn.backward(ctx, g) if ctx.multi is None else _multi_backward(ctx, g)
-            finally:
-                ctx.out = None
+                try:
+                    in_grads = ctx.fn.backward(ctx, g)
+                finally:
+                    ctx.out = None
+            else:
+                in_grads = ctx.fn.backward(ctx, g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if len(in_grads) != len(ctx.needs_input_grad):
@@ -1324,7 +1355,7 @@ def _run_backward(
         retain_graph = create_graph
     seeds_in = [_seed(r, g, create_graph) for r, g in zip(roots, grads, strict=True)]
     plan = _plan(roots)
-    slot = {id(t): i for i, t in enumerate(plan.nodes)}
+    slot = plan.slot
     seeds = [(slot[id(r)], g) for r, g in zip(roots, seeds_in, strict=True)]
     wanted = None
     if inputs is not None:
@@ -1337,7 +1368,7 @@ def _run_backward(
     return [f if f is None or isinstance(f, Tensor) else Tensor._make(f, None) for f in found]
 
 
-def _multi_backward(ctx: Any, g: Any) -> Any:
+def _multi_backward(ctx: Any, g: _Parts, hub: Any) -> Any:
     """Backward of an op with several outputs: its rule gets one gradient per output
     (zeros for outputs nothing used, or None after ``ctx.set_materialize_grads(False)``)."""
     grads = list(g.parts)
@@ -1345,7 +1376,13 @@ def _multi_backward(ctx: Any, g: Any) -> Any:
         if grads[n] is None and ctx.materialize_grads:
             zeros = np.zeros(shape, dtype)
             grads[n] = Tensor._make(zeros, None) if _STATE.grad_enabled else zeros
-    return ctx.fn.backward(ctx, *grads)
+    if not _STATE.grad_enabled:
+        return ctx.fn.backward(ctx, *grads)
+    ctx.out = hub
+    try:
+        return ctx.fn.backward(ctx, *grads)
+    finally:
+        ctx.out = None
 
 
 def _report(tracer: Callable[[dict], None], t: Any, op: str | None, g: Any,
