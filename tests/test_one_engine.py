@@ -132,7 +132,7 @@ def test_plan_is_reverse_topological_and_iterative():
         y = y * 1.0
     plan = _plan([y.sum()])
     pos = {id(t): i for i, t in enumerate(plan.nodes)}
-    for i, (ctx, targets) in enumerate(plan.steps):
+    for i, (_ctx, targets) in enumerate(plan.steps):
         assert all(j > i for _, j in targets)
     assert pos[id(x)] == len(plan.nodes) - 1
     grads = _execute(plan, [t.data for t in plan.nodes], [(0, np.array(1.0))], False, False,
