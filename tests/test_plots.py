@@ -42,10 +42,10 @@ def _pairs(rng, sizes=(784, 12, 10)):
             for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
 
 
-HISTORY = [
+HISTORY = [  # "seconds": each epoch's own time, as train.train records it
     {"epoch": 1, "train_loss": 0.61, "test_accuracy": 0.912, "seconds": 3.2},
-    {"epoch": 2, "train_loss": 0.32, "test_accuracy": 0.941, "seconds": 6.3},
-    {"epoch": 3, "train_loss": 0.25, "test_accuracy": 0.953, "seconds": 9.5},
+    {"epoch": 2, "train_loss": 0.32, "test_accuracy": 0.941, "seconds": 3.1},
+    {"epoch": 3, "train_loss": 0.25, "test_accuracy": 0.953, "seconds": 3.2},
 ]
 
 
@@ -118,6 +118,21 @@ def test_training_curves(tmp_path):
     assert _png_size(plots.training_curves(one, tmp_path / "e.png")) == (1000, 400)
     svg = plots.training_curves(HISTORY, tmp_path / "c.svg")
     assert "<svg" in svg.read_text()
+
+
+@needs_mpl
+@pytest.mark.parametrize("seconds, title", [
+    ([3.2, 3.1, 3.2], "3 epochs in 9.5 s"),
+    ([21.8] * 20, "20 epochs in 7 min 16 s"),  # the 436 s run, not "4.8 s"
+    ([4.25], "1 epoch in 4.2 s"),
+])
+def test_training_curves_subtitle_is_the_whole_run(tmp_path, monkeypatch, seconds, title):
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path, dpi: figures.append(fig))
+    history = [{"epoch": i + 1, "train_loss": 1.0 / (i + 1), "test_accuracy": 0.9,
+                "seconds": s} for i, s in enumerate(seconds)]
+    plots.training_curves(history, tmp_path / "c.png")
+    assert figures[0]._suptitle.get_text() == title
 
 
 @needs_mpl

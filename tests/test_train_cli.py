@@ -196,6 +196,60 @@ def test_resize_preserves_mean_when_shrinking():
 # ----- the command line ---------------------------------------------------------------------
 
 
+def test_16_bit_grayscale_images_keep_their_range(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    canvas = _digit_canvas()  # dark ink on light paper, floats in [0, 1]
+    path = tmp_path / "digit16.png"
+    Image.fromarray(np.round(canvas * 65535).astype(np.uint16)).save(path)
+    with Image.open(path) as im:
+        assert im.mode == "I;16"  # Pillow's 16-bit grayscale, clipped by .convert("L")
+    gray = preprocess.read_image(path)
+    as_int32 = Image.fromarray(np.round(canvas * 65535).astype(np.int32))  # mode "I", as
+    assert as_int32.mode == "I"  # older Pillows open 16-bit PNGs
+    np.testing.assert_allclose(preprocess.from_pil(as_int32), canvas, atol=1 / 255)
+    np.testing.assert_allclose(gray, canvas, atol=1 / 255)
+    Image.fromarray(np.round(canvas * 255).astype(np.uint8)).save(tmp_path / "digit8.png")
+    np.testing.assert_allclose(preprocess.to_mnist(gray),
+                               preprocess.to_mnist(preprocess.read_image(tmp_path / "digit8.png")),
+                               atol=0.02)
+
+
+def test_grayscale_scales_by_the_values_range():
+    mask = np.zeros((4, 4), np.uint8)
+    mask[1:3, 1:3] = 1  # a 0/1 mask stays full strength
+    assert preprocess.grayscale(mask).max() == 1.0
+    assert preprocess.grayscale(np.full((2, 2), 65535, np.uint16)).max() == 1.0
+    assert preprocess.grayscale(np.full((2, 2), 300, np.uint16)).max() == pytest.approx(300 / 65535)
+    assert preprocess.grayscale(np.full((2, 2), 300.0)).max() == pytest.approx(300 / 65535)
+    assert preprocess.grayscale(np.full((2, 2), 128, np.uint8)).max() == pytest.approx(128 / 255)
+
+
+def test_ink_problem_tells_dots_and_faint_ink_from_digits():
+    canvas = 1 - _digit_canvas()  # white ink on black
+    assert preprocess.ink_problem(canvas) is None
+    assert preprocess.ink_problem(0.1 * canvas) == "faint"
+    assert preprocess.ink_problem(1 - 0.1 * canvas) == "faint"  # faint dark ink on paper
+    dot = np.zeros((280, 280))
+    dot[100:120, 100:120] = 1.0
+    assert preprocess.ink_problem(dot) == "small"
+    assert preprocess.ink_problem(np.zeros((28, 28))) == "blank"
+    assert preprocess.to_mnist(dot).max() == 1.0  # predict still reads a small digit
+
+
+def test_image_size_is_checked_before_decoding(tmp_path, monkeypatch):
+    Image = pytest.importorskip("PIL.Image")
+    Image.new("L", (300, 200), 255).save(tmp_path / "wide.png")
+    monkeypatch.setattr(preprocess, "MAX_PIXELS", 300 * 200 - 1)
+    decoded = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(1))
+    with pytest.raises(preprocess.ImageError, match=r"wide.png: 300x200 = 60,000 pixels"):
+        preprocess.read_image(tmp_path / "wide.png")
+    assert not decoded
+    np.save(tmp_path / "big.npy", np.zeros((300, 200, 4), np.uint8))  # RGBA: 4 values a pixel
+    with pytest.raises(preprocess.ImageError, match=r"big.npy.*\(300, 200, 4\)"):
+        preprocess.read_image(tmp_path / "big.npy")
+
+
 def test_cli_train_evaluate_predict(tmp_path, data_dir):
     out = tmp_path / "model.npz"
     r = run_cli("train", "--data", str(data_dir), "--hidden", "24", "--epochs", "2",
