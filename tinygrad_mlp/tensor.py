@@ -861,12 +861,17 @@ class Tensor:
         torch's flat ``(last_before, last_after, ...)`` tuple of ints."""
         return _ops.Pad.apply(self, widths=_ops.pad_widths(pad_width, self.ndim), value=value)
 
-    def flip(self, axis: Any = None, *, dims: Any = None) -> Tensor:
+    def flip(self, *axis: Any, dims: Any = None) -> Tensor:
+        """Order reversed along ``axis``: an int, a tuple or several ints (None: all)."""
+        axis = axis[0] if len(axis) == 1 else (axis or None)
         return _ops.composite.flip(self, _ops.pick(axis, dims)[0])
 
-    def roll(self, shift: Any, axis: Any = None, *, shifts: Any = None, dims: Any = None) -> Tensor:
+    def roll(self, shift: Any = None, axis: Any = None, *, shifts: Any = None,
+             dims: Any = None) -> Tensor:
         """Shift cyclically along ``axis`` (None: over the flattened tensor)."""
         shift = shift if shifts is None else shifts
+        if shift is None:
+            raise TypeError("roll: give the shift (torch: shifts=)")
         axis = _ops.pick(axis, dims)[0]
         if isinstance(axis, (tuple, list)):
             axis = tuple(_ops.axis_index(a, self.ndim, "roll") for a in axis)

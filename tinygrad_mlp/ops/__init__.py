@@ -346,7 +346,7 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
     return tensor(x).pad(pad_width, value)
 
 
-def roll(x: Any, shift: Any, axis: Any = None, **torch_names: Any) -> Tensor:
+def roll(x: Any, shift: Any = None, axis: Any = None, **torch_names: Any) -> Tensor:
     return tensor(x).roll(shift, axis, **torch_names)
 
 
