@@ -23,3 +23,30 @@ def test_readme_example_runs_and_matches_its_comments(capsys):
     np.testing.assert_allclose(namespace["W"].grad.data, expected)
     np.testing.assert_allclose(expected[0], [0.0746, -0.1491, 0.2983], atol=1e-4)
     assert namespace["W"].grad.dtype == np.float64
+
+
+def test_readme_command_line_lists_every_command_and_option():
+    """The README's usage block is the parser's: no flag missing, none invented."""
+    from tinygrad_mlp import cli
+
+    text = README.read_text()
+    block = re.search(r"## The command line\s+```\n(.*?)```", text, re.S).group(1)
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():
+        assert f"tinygrad-mlp {name}" in block, name
+        for action in command._actions:
+            long = [o for o in action.option_strings if o.startswith("--")]
+            if long and long[0] not in ("--help", "--debug") and action.help != "==SUPPRESS==":
+                assert long[0] in block, (name, long[0])
+    assert "--version" in block and "--debug" in text
+    for flag in re.findall(r"\[(--[a-z-]+)", block):
+        assert any(flag in c._option_string_actions for c in sub.choices.values()), flag
+
+
+def test_install_hints_work_from_a_checkout():
+    text = README.read_text()
+    assert "pip install 'tinygrad_mlp[" not in text and 'pip install "tinygrad_mlp[' not in text
+    assert 'pip install -e ".[dev]" && pytest' in text
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert 'pip install -e ".[dev]" && pytest' in ci  # CI runs the README's exact commands

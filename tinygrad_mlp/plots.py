@@ -5,10 +5,11 @@
 * :func:`hidden_activations`: one digit going through the network, layer by layer.
 * :func:`training_curves`: train loss and test accuracy per epoch (``train --plot``).
 
-matplotlib is an optional extra (``pip install "tinygrad_mlp[plot]"``); without it every
-function raises :class:`PlotDependencyError`, an ``ImportError`` that says so. Figures are
-drawn with the Agg canvas directly, never through ``pyplot``: nothing opens a window or
-changes the backend of a program that imports this module, so it works headless.
+matplotlib is an optional extra (``pip install matplotlib``, or ``pip install -e ".[plot]"``
+in a checkout); without it every function raises :class:`PlotDependencyError`, an
+``ImportError`` that says so. Figures are drawn with the Agg canvas directly, never
+through ``pyplot``: nothing opens a window or changes the backend of a program that
+imports this module, so it works headless.
 
 The files are ``figsize × dpi`` pixels exactly (800×800 for the defaults of
 :func:`first_layer_weights`); the suffix of ``path`` picks the format (png, svg, pdf).
@@ -61,7 +62,7 @@ def _figure(figsize: tuple[float, float], dpi: int) -> Any:
     except ImportError as e:
         raise PlotDependencyError(
             "plotting needs matplotlib, which is not installed: "
-            'pip install "tinygrad_mlp[plot]" (or pip install matplotlib)'
+            'pip install matplotlib (or, in a checkout, pip install -e ".[plot]")'
         ) from e
     fig = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(fig)
