@@ -16,6 +16,10 @@ Then it plants two bugs and shows the checks catching them, report printed:
 * ``BuggySoftplus`` uses σ(-x) for the derivative: gradcheck fails.
 * ``FrozenSoftplus`` computes the right σ(x), but from a constant copy of x, so the rule
   has no derivative of its own: gradcheck passes, gradgradcheck fails.
+* ``OnceSoftplus`` is right on its first backward only (it keeps state on the class):
+  gradcheck runs backward twice on the same graph and fails.
+
+How to read the reports: docs/gradcheck.md.
 
     python examples/custom_op_gradcheck.py           # exit 0 when every check behaved
     python examples/custom_op_gradcheck.py --buggy   # check BuggySoftplus as your op: exit 1
@@ -71,6 +75,18 @@ class FrozenSoftplus(Softplus):
         (x,) = ctx.saved_tensors
         x = x.numpy() if isinstance(x, Tensor) else x  # cuts the rule off from x
         return grad * sigmoid(x)
+
+
+class OnceSoftplus(Softplus):
+    """Planted bug: state kept between calls; every backward after the first is wrong."""
+
+    calls = 0
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        OnceSoftplus.calls += 1
+        return grad * sigmoid(x) * (1 if OnceSoftplus.calls == 1 else 0.5)
 
 
 def softplus(x: Tensor) -> Tensor:
@@ -145,9 +161,12 @@ def main(argv: list[str] | None = None) -> int:
                              tg.gradcheck, FrozenSoftplus, x)
     caught_frozen = not run_check("FrozenSoftplus, gradgradcheck", tg.gradgradcheck,
                                   FrozenSoftplus, x)
+    OnceSoftplus.calls = 0
+    caught_once = not run_check("OnceSoftplus, gradcheck (backward run twice)", tg.gradcheck,
+                                OnceSoftplus, x)
 
     ok = stable and all(good) and prop is not False and caught_sign and frozen_first
-    ok = ok and caught_frozen
+    ok = ok and caught_frozen and caught_once
     print("demo behaved as expected" if ok else "UNEXPECTED: see above")
     return 0 if ok else 1
 

@@ -628,6 +628,9 @@ def test_custom_op_example_runs_and_catches_its_planted_bugs(capsys):
     assert "PASS  gradcheck" in out and "PASS  gradgradcheck" in out
     assert "FAIL  BuggySoftplus, gradcheck" in out
     assert "FAIL  FrozenSoftplus, gradgradcheck" in out
+    assert "FAIL  OnceSoftplus, gradcheck (backward run twice)" in out
+    assert "not reentrant" in out
+    assert "element (" in out and "output 0" in out  # the report names Jacobian entries
     assert "analytical" in out and "numerical" in out
     assert "behaved as expected" in out
 
@@ -688,3 +691,13 @@ def test_gradcheck_forward_ad_compares_the_jvp_with_the_numerical_jacobian(
     if not fast_mode:
         _, _, jvp_entry, numerical = parse_report(str(e.value).replace("jvp ", "analytical ", 1))
         assert jvp_entry == pytest.approx(1.5 * numerical, rel=1e-5)
+
+
+def test_gradcheck_benchmark_runs():
+    """benchmarks/gradcheck.py (timings are its business, not the suite's) still runs."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "gradcheck.py"
+    spec = importlib.util.spec_from_file_location("bench_gradcheck", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--in-features", "6", "--out-features", "3", "--repeats", "1",
+                        "--no-torch"]) == 0
