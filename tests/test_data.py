@@ -699,6 +699,11 @@ def test_declared_size_over_the_limit_is_refused_before_reading(tmp_path: Path) 
             read_idx(path, magic=2051)
 
     assert _peak_bytes(read) < 2**20
+    small = tmp_path / "small.gz"
+    small.write_bytes(gzip.compress(raw_header(2049, (100,)) + bytes(100)))
+    with pytest.raises(MNISTError, match="more than the 99 bytes allowed"):
+        read_idx(small, magic=2049, max_bytes=99)
+    assert read_idx(small, magic=2049, max_bytes=100).shape == (100,)
 
 
 def test_gzip_bomb_of_trailing_data_is_counted_not_kept(tmp_path: Path) -> None:
@@ -714,6 +719,12 @@ def test_gzip_bomb_of_trailing_data_is_counted_not_kept(tmp_path: Path) -> None:
             read_idx(path, magic=2049)
 
     assert _peak_bytes(read) < 8 << 20  # never the whole 32 MiB
+    data._MAX_TRAILING_COUNT, before = 8 << 20, data._MAX_TRAILING_COUNT
+    try:  # past the counting limit it stops reading: more than 8 MiB is enough to know
+        with pytest.raises(MNISTError, match=f"more than {8 << 20} trailing bytes"):
+            read_idx(path, magic=2049)
+    finally:
+        data._MAX_TRAILING_COUNT = before
 
 
 def test_load_mnist_test_needs_only_the_test_files(

@@ -94,9 +94,11 @@ _IDX_DTYPES: dict[int, np.dtype] = {
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
-#: The largest IDX data ``read_idx`` accepts (MNIST's biggest file holds 47 MB); checked
-#: against the header before the data is read or decompressed.
-MAX_IDX_BYTES = 1 << 30
+#: The largest IDX data ``read_idx`` accepts by default (MNIST's biggest file holds 47 MB);
+#: checked against the header before the data is read or decompressed.
+MAX_IDX_BYTES = 1 << 28
+#: Bytes after the declared data are counted (never kept) up to this many, then refused.
+_MAX_TRAILING_COUNT = 1 << 26
 _DEFAULT_TIMEOUT = 30.0
 
 
@@ -139,7 +141,9 @@ def _dims_text(dims: Sequence[int]) -> str:
     return "×".join(str(d) for d in dims)
 
 
-def read_idx(path: str | os.PathLike[str], *, magic: int | None = None) -> np.ndarray:
+def read_idx(
+    path: str | os.PathLike[str], *, magic: int | None = None, max_bytes: int = MAX_IDX_BYTES
+) -> np.ndarray:
     """Read an IDX file (gzipped or raw) into a numpy array, validating its structure.
 
     The IDX format is: two zero bytes, a type code byte (``0x08`` = unsigned byte, also
@@ -158,6 +162,9 @@ def read_idx(path: str | os.PathLike[str], *, magic: int | None = None) -> np.nd
         Expected magic number (the first four header bytes read as a big-endian integer), e.g.
         ``2051`` for MNIST images or ``2049`` for MNIST labels. ``None`` accepts any valid IDX
         header.
+    max_bytes : int, default MAX_IDX_BYTES
+        The most data bytes the header may declare; checked before anything is read, so a
+        small (gzipped) file cannot make this function allocate gigabytes.
 
     Returns
     -------
@@ -182,11 +189,11 @@ def read_idx(path: str | os.PathLike[str], *, magic: int | None = None) -> np.nd
         with open(path, "rb") as raw:
             compressed = path.suffix == ".gz" or raw.read(2) == _GZIP_MAGIC
             raw.seek(0)
-            if compressed:
+            if compressed:  # streamed: the header is checked before anything is inflated
                 with gzip.GzipFile(fileobj=raw) as stream:
-                    blob, dtype, dims = _read_idx_stream(path, stream, magic, compressed)
+                    blob, dtype, dims = _read_idx_stream(path, stream, magic, max_bytes)
             else:
-                blob, dtype, dims = _read_idx_stream(path, raw, magic, compressed)
+                blob, dtype, dims = _read_idx_stream(path, raw, magic, max_bytes)
     except FileNotFoundError as exc:
         raise MNISTMissingError(
             f"{path.absolute()}: no such file. Put the file there, or call "
@@ -206,11 +213,11 @@ def read_idx(path: str | os.PathLike[str], *, magic: int | None = None) -> np.nd
 
 
 def _read_idx_stream(
-    path: Path, stream: BinaryIO, magic: int | None, compressed: bool
+    path: Path, stream: BinaryIO, magic: int | None, max_bytes: int
 ) -> tuple[bytes, np.dtype, tuple[int, ...]]:
     """(data bytes, dtype, dims) of an IDX stream, its header checked before the
-    data is read: at most the declared size (and ``MAX_IDX_BYTES``) is ever held."""
-    where = " (sizes are of the decompressed data)" if compressed else ""
+    data is read: at most the declared size (and ``max_bytes``) is ever held."""
+    where = " (sizes are of the decompressed data)" if isinstance(stream, gzip.GzipFile) else ""
     head = stream.read(4)
     if len(head) < 4:
         raise _file_error(
@@ -245,17 +252,21 @@ def _read_idx_stream(
     size = f"{_dims_text(dims)} = {expected} bytes"
     if dtype.itemsize != 1:
         size = f"{_dims_text(dims)} × {dtype.itemsize} = {expected} bytes"
-    if expected > MAX_IDX_BYTES:
+    if expected > max_bytes:
         raise _file_error(
-            path, f"the header declares {size}{where}, more than the {MAX_IDX_BYTES} bytes "
-            "allowed (MNIST's largest file holds 47040000)"
+            path, f"the header declares {size}{where}, more than the {max_bytes} bytes "
+            "allowed (MNIST's largest file holds 47040000; read_idx(max_bytes=...))"
         )
     data = stream.read(expected)
     actual = len(data)
     while actual >= expected and (chunk := stream.read(_CHUNK)):  # count, never keep, extra
         actual += len(chunk)
+        if actual - expected > _MAX_TRAILING_COUNT:
+            break
     if actual != expected:
         kind = "truncated" if actual < expected else f"{actual - expected} trailing bytes"
+        if actual - expected > _MAX_TRAILING_COUNT:
+            kind = f"more than {_MAX_TRAILING_COUNT} trailing bytes"
         raise _file_error(
             path,
             f"{kind}: header says {size}, file has {actual} after the {header_len}-byte "
