@@ -51,6 +51,16 @@ def test_gradcheck_page_runs_as_a_doctest():
     assert attempted >= 15
 
 
+def test_convolution_page_runs_as_a_doctest():
+    """docs/convolution.md: the backward of a convolution, every number printed by the code."""
+    page = ROOT / "docs" / "convolution.md"
+    test = doctest.DocTestParser().get_doctest(page.read_text(encoding="utf-8"), {}, page.name,
+                                               str(page), 0)
+    failed, attempted, report = _run_doctests(test)
+    assert failed == 0, f"{failed} example(s) of {page.name} failed:\n{report}"
+    assert attempted >= 15
+
+
 @pytest.mark.parametrize("module", ["tinygrad_mlp.viz", "tinygrad_mlp.plots"])
 def test_docstring_examples_run(module):
     import importlib

@@ -13,6 +13,15 @@
 from __future__ import annotations
 
 from tinygrad_mlp.nn import functional, init
+from tinygrad_mlp.nn.conv import (
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    LayerNorm,
+    MaxPool2d,
+    Unflatten,
+)
 from tinygrad_mlp.nn.layers import (
     CELU,
     ELU,
@@ -59,9 +68,13 @@ from tinygrad_mlp.nn.module import (
 )
 
 __all__ = [
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "CELU",
+    "Conv2d",
     "CosineSimilarity",
     "CrossEntropyLoss",
     "Dropout",
@@ -76,11 +89,13 @@ __all__ = [
     "IncompatibleKeys",
     "KLDivLoss",
     "L1Loss",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSigmoid",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
     "Mish",
     "Module",
     "ModuleList",
@@ -99,6 +114,7 @@ __all__ = [
     "Softsign",
     "StateDictError",
     "Tanh",
+    "Unflatten",
     "functional",
     "init",
 ]

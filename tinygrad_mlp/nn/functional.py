@@ -28,6 +28,8 @@ from tinygrad_mlp import ops as _ops
 from tinygrad_mlp.function import Context, Function
 from tinygrad_mlp.nn import init as _init
 from tinygrad_mlp.ops._common import _arr, _exp, _log, _tsum, _values
+from tinygrad_mlp.ops.conv import avg_pool2d, conv2d, max_pool2d  # re-exported (CNNs)
+from tinygrad_mlp.ops.norm import batch_norm, layer_norm  # re-exported (CNNs)
 from tinygrad_mlp.tensor import Tensor
 
 __all__ = [
@@ -40,9 +42,12 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "Softplus",
     "TargetIndexError",
+    "avg_pool2d",
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
+    "conv2d",
     "cosine_similarity",
     "cross_entropy",
     "cross_entropy_simple",
@@ -55,10 +60,12 @@ __all__ = [
     "huber_loss",
     "kl_div",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
     "logsigmoid",
+    "max_pool2d",
     "mish",
     "mse_loss",
     "nll_loss",

@@ -11,6 +11,8 @@ One module per family, each readable in one sitting:
     layout.py       clone, pad, roll, tril/triu
     linalg.py       einsum, the vector 2-norm
     index.py        gather/take_along_axis, index_select, scatter_add, index_add (indexing)
+    conv.py         conv2d (im2col + BLAS) and its two gradient ops, max/avg pooling
+    norm.py         batch norm, layer norm (composed from the ops above)
     composite.py    ops built from the others: squeeze, split, var/std, logsumexp, ...
     _args.py        torch/numpy argument names (dim/axis, keepdim/keepdims), axis checks
 
@@ -48,6 +50,16 @@ from tinygrad_mlp.ops.arithmetic import (  # noqa: F401  (re-exported)
     Neg,
     Pow,
     Sub,
+)
+from tinygrad_mlp.ops.conv import (  # noqa: F401  (re-exported)
+    AvgPool2d,
+    AvgPoolSpread,
+    Conv2d,
+    ConvInputGrad,
+    ConvWeightGrad,
+    MaxPool2d,
+    PoolGather,
+    PoolScatter,
 )
 from tinygrad_mlp.ops.elementwise import (  # noqa: F401  (re-exported)
     Abs,
