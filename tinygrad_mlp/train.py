@@ -88,7 +88,7 @@ PRESETS: dict[str, Config] = {
     "best": Config(hidden=(800, 800), activation="relu", lr=1e-3, epochs=20, batch_size=128,
                    dropout=0.2, shift=2),
     # A small convolutional network (LeNet-5-sized): conv16-pool-conv32-pool-128-10.
-    "cnn": Config(conv=(16, 32), hidden=(128,), activation="relu", lr=2e-3, epochs=15,
+    "cnn": Config(conv=(16, 32), hidden=(128,), activation="relu", lr=2e-3, epochs=12,
                   batch_size=128, shift=2),
 }
 
