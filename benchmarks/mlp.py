@@ -183,11 +183,11 @@ def make_tinygrad(spec: Spec, weights, jit: bool = False) -> tuple[StepFn, Calla
     else:
         opt = optim.Adam(model.parameters(), lr=spec.lr)
     quadratic = spec.loss == "quadratic"
-    Tensor = tg.Tensor
+    from_numpy = tg.from_numpy  # shares the batch, as torch.from_numpy (tg.Tensor copies)
 
     def step(x, y, onehot):
         opt.zero_grad()
-        out = model(Tensor(x))
+        out = model(from_numpy(x))
         loss = F.quadratic_loss(out, onehot) if quadratic else F.cross_entropy(out, y)
         loss.backward()
         opt.step()
@@ -579,8 +579,47 @@ def run_memory(keys: Sequence[str], s: Settings, seed: int,
             f"{'flat' if res['flat'] else 'GROWING'}{extra}")
         del step
         gc.collect()
+    out["step_peak"] = _step_peaks(keys, seed, log)
     out["process_peak_rss_mib"] = peak_rss_mib()
     return out
+
+
+def _step_peaks(keys: Sequence[str], seed: int, log: Callable[[str], None],
+                steps: int = 20) -> dict[str, float]:
+    """Peak memory a training loop of config C holds above its warm state (tracemalloc,
+    which sees numpy's buffers): activations kept alive, saved values, gradients, and the
+    previous step's graph if the loss it returned (kept, as a loop's ``loss`` variable is)
+    still holds it."""
+    import tracemalloc
+
+    spec = TRAIN_SPECS["C"]
+    weights = make_weights(spec.sizes, seed)
+    pool = make_pool(spec, seed)
+    x_mib = pool[0][0].nbytes / 2**20
+    log(f"    peak memory of a config C loop above its warm state (tracemalloc, {steps} steps;"
+        f" one batch is {x_mib:.2f} MiB):")
+    peaks: dict[str, float] = {}
+    for k in keys:
+        step = FACTORIES[k](spec, weights)[0]
+        for i in range(3):
+            step(*pool[i % len(pool)])
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before, _ = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            last = None
+            for i in range(steps):  # as a user's loop: `loss = step(...)` lives on
+                last = step(*pool[i % len(pool)])  # noqa: F841
+            _, peak = tracemalloc.get_traced_memory()
+            del last
+        finally:
+            tracemalloc.stop()
+        peaks[k] = (peak - before) / 2**20
+        log(f"      {LABELS[k]:<22} {peaks[k]:7.2f} MiB")
+        del step
+        gc.collect()
+    return peaks
 
 
 def _traced_growth(step: StepFn, pool, n: int) -> dict[str, Any]:
@@ -731,6 +770,10 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {LABELS[k]} | {r['rss_warm_mib']:.1f} | {r['rss_end_mib']:.1f} | "
                          f"{r['rss_peak_mib']:.1f} | {r['growth_mib']:+.2f} | "
                          f"{'yes' if r['flat'] else 'NO'} |")
+        if e.get("step_peak"):
+            lines += ["", "Peak memory of a config C training loop above its warm state "
+                      "(tracemalloc):", "", "| contender | peak MiB |", "|---|---:|"]
+            lines += [f"| {LABELS[k]} | {v:.2f} |" for k, v in e["step_peak"].items()]
         tg = e["results"].get("tinygrad_mlp", {})
         if "traced_growth_kib" in tg:
             lines += ["", f"tinygrad_mlp under tracemalloc ({tg['traced_steps']} steps): "
