@@ -863,3 +863,92 @@ class trace:
                 self.print_fn(f"backward trace from {label} (outputs first; each node after "
                               "every node that uses it)")
             self.print_fn(str(rec))
+
+
+# ----- notebooks: objects that draw themselves in Jupyter --------------------------------------
+
+
+class Graph:
+    """The graph behind a tensor, drawn by Jupyter: SVG when Graphviz is installed, the
+    text tree of :func:`format_graph` otherwise (``repr`` is always the text tree).
+
+    Made by :func:`graph`; ``options`` go to :func:`to_dot` (``params=``, ``show_values=``...).
+    """
+
+    def __init__(self, t: Tensor, **options: Any) -> None:
+        self.tensor, self.options = t, options
+
+    def __repr__(self) -> str:
+        keep = ("params", "max_depth", "show_values", "show_grads")
+        return format_graph(self.tensor, **{k: v for k, v in self.options.items() if k in keep})
+
+    def dot(self) -> str:
+        """The Graphviz DOT source."""
+        return to_dot(self.tensor, **self.options)
+
+    def _repr_svg_(self) -> str | None:
+        exe = shutil.which("dot")
+        if exe is None:
+            return None  # Jupyter then shows the HTML (text) form
+        proc = subprocess.run([exe, "-Tsvg"], input=self.dot().encode(), capture_output=True,
+                              timeout=120)
+        return proc.stdout.decode() if proc.returncode == 0 else None
+
+    def _repr_html_(self) -> str:
+        import html
+
+        svg = self._repr_svg_()
+        if svg is not None:
+            return svg[svg.find("<svg"):]  # inline SVG, without the XML prologue
+        return f"<pre>{html.escape(repr(self))}</pre>"
+
+
+def graph(t: Tensor, **options: Any) -> Graph:
+    """The graph behind ``t`` as an object Jupyter draws (SVG with Graphviz, else text).
+
+    >>> import tinygrad_mlp as tg
+    >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    >>> g = tg.viz.graph((x * x).sum(), params={"x": x})
+    >>> page = g._repr_html_()  # <pre> text tree, or an inline <svg> with Graphviz
+    >>> "Sum" in repr(g), ("<pre>" in page) != ("<svg" in page)
+    (True, True)
+    """
+    return Graph(t, **options)
+
+
+class TraceTable:
+    """The records of a traced backward (:class:`trace`) as a table Jupyter shows."""
+
+    def __init__(self, records: Iterable[TraceRecord]) -> None:
+        self.records = list(records)
+
+    def __repr__(self) -> str:
+        return "\n".join(str(r) for r in self.records)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = ("step", "node", "op", "shape", "|grad| in", "sent to inputs")
+        rows = []
+        for r in self.records:
+            sent = ", ".join(f"{lbl}: {'—' if n is None else _num(n)}"
+                             for lbl, n in zip(r.inputs, r.input_grad_norms, strict=False))
+            cells = (r.step, r.label, r.op or "leaf", _shape(r.shape), _num(r.grad_norm), sent)
+            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
+                        + "</tr>")
+        header = "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
+        return f"<table>{header}{''.join(rows)}</table>"
+
+
+def trace_table(records: Iterable[TraceRecord]) -> TraceTable:
+    """A traced backward's records as a table Jupyter shows (``repr``: the traced lines).
+
+    >>> import tinygrad_mlp as tg
+    >>> x = tg.Tensor([3.0, 4.0], requires_grad=True)
+    >>> with tg.trace(collect=True) as records:
+    ...     (x * x).sum().backward()
+    >>> table = tg.viz.trace_table(records)
+    >>> table._repr_html_().count("<tr>")  # a header and one row per visited node
+    4
+    """
+    return TraceTable(records)
