@@ -127,7 +127,7 @@ class _Tape:
             y = cls.forward(ctx, *args, **kwargs)
             slots[out] = y if type(y) is np.ndarray else np.asarray(y)
         if self.seeds:  # the one engine's execution, on the cached plan
-            _tensor._execute(self.plan, slots, self.seeds, retain_graph=True,
+            _tensor._execute(self.plan, slots, self.seeds, retain_graph=False,
                              create_graph=False)
         return slots[self.loss_slot]
 
