@@ -877,7 +877,7 @@ class Tensor:
             axis = tuple(_ops.axis_index(a, self.ndim, "roll") for a in axis)
             shift = tuple(shift) if isinstance(shift, (tuple, list)) else (shift,) * len(axis)
         elif axis is not None:
-            axis = _ops.axis_index(axis, self.ndim, "roll")
+            axis = _ops.axis_index(axis, self.ndim, "roll") if self.ndim else None
         return _ops.Roll.apply(self, shift=shift, axis=axis)
 
     def split(self, size_or_sections: Any, axis: int = 0, *, dim: int | None = None) -> tuple:

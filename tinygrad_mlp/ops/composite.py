@@ -146,8 +146,8 @@ def _tensors(ts: Sequence[Any]) -> list[Tensor]:
 
 def hstack(tensors: Sequence[Any]) -> Tensor:
     """Joined along axis 1 (axis 0 for 1-D tensors), as numpy and torch."""
-    ts = _tensors(tensors)
-    return Cat.apply(*ts, axis=0 if all(t.ndim <= 1 for t in ts) else 1)
+    ts = [t.reshape(1) if t.ndim == 0 else t for t in _tensors(tensors)]
+    return Cat.apply(*ts, axis=0 if all(t.ndim == 1 for t in ts) else 1)
 
 
 def vstack(tensors: Sequence[Any]) -> Tensor:

@@ -20,7 +20,7 @@ from tinygrad_mlp.tensor import Tensor
 def _pad(x: Any, widths: tuple, value: float = 0.0) -> Any:
     if isinstance(x, Tensor):
         return Pad.apply(x, widths=widths, value=value)
-    return np.pad(x, widths, constant_values=value)
+    return np.pad(x, widths, constant_values=value) if x.ndim else x
 
 
 def _roll(x: Any, shift: Any, axis: Any) -> Any:
@@ -62,7 +62,7 @@ class Pad(Function):
     @staticmethod
     def forward(ctx, x, widths, value=0.0):
         ctx.widths = widths
-        return np.pad(x, widths, constant_values=value)
+        return np.pad(x, widths, constant_values=value) if x.ndim else x.copy()
 
     @staticmethod
     def backward(ctx, g):

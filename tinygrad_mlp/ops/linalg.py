@@ -96,7 +96,12 @@ def _to_operand(g: Any, sub: str, shape: tuple[int, ...], others: list, out: str
 
 class Einsum(Function):
     """y = einsum(subscripts, x₀, x₁, …);  dxᵢ = einsum(g and the other operands → xᵢ's
-    letters);  jvp: Σᵢ einsum(x₀, …, tᵢ in place of xᵢ, …)."""
+    letters);  jvp: Σᵢ einsum(x₀, …, tᵢ in place of xᵢ, …).
+
+    Integer operands stay integer (exact, as numpy's einsum).
+    """
+
+    promote_int = False
 
     @staticmethod
     def forward(ctx, *xs, subscripts):

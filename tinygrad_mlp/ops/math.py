@@ -239,8 +239,8 @@ class Rounding(Function):
 
     @staticmethod
     def forward(ctx, x, fn, decimals=0):
-        if x.dtype.kind in "biu" and fn is not np.sign:
-            return x.copy()
+        if x.dtype.kind == "b" or (x.dtype.kind in "iu" and fn is not np.sign):
+            return x.copy()  # already whole numbers (sign of a bool is itself, as torch)
         if fn is np.round:
             return _arr(np.round(x, decimals))
         return _arr(fn(x))

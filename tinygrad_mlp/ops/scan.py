@@ -113,12 +113,22 @@ class CumSum(Function):
         return _cumsum(t, ctx.axis) if t.ndim else t
 
 
+def _all_normal(y: np.ndarray) -> bool:
+    """Are all running products finite and normal (no 0, no underflow): is yᵢ / xₖ exact
+    enough to stand for Π_{j≤i, j≠k} xⱼ?"""
+    if y.dtype.kind != "f":
+        return False
+    m = np.abs(y)
+    return bool(np.all(m >= np.finfo(y.dtype).tiny) and np.all(m < np.inf))
+
+
 class CumProd(Function):
     """yᵢ = Π_{j≤i} xⱼ along ``axis``;  dxₖ = y_{k-1}·Rₖ with Rₖ = gₖ + x_{k+1}·R_{k+1}
     (= Σ_{i≥k} gᵢ·Π_{j≤i, j≠k} xⱼ, exact at zeros);  jvp: Tᵢ = T_{i-1}·xᵢ + y_{i-1}·tᵢ.
 
-    Without zeros the backward takes the vectorised fast path dxₖ = Σ_{i≥k} gᵢyᵢ / xₖ;
-    with zeros, or under create_graph, a loop along the axis (length n).
+    When every yᵢ is a normal number the backward takes the vectorised fast path
+    dxₖ = Σ_{i≥k} gᵢyᵢ / xₖ; with zeros or underflow (tiny x), or under create_graph, a
+    loop along the axis (length n).
     """
 
     promote_int = False
@@ -138,7 +148,7 @@ class CumProd(Function):
         a = ctx.axis
         if x.shape[a] == 0:
             return g
-        if not isinstance(g, Tensor) and np.all(x != 0):
+        if not isinstance(g, Tensor) and _all_normal(y):  # no zero, nothing underflowed
             return _flip(np.cumsum(_flip(g * y, a), a), a) / x
         perm = (a,) + tuple(i for i in range(x.ndim) if i != a)
         xs, ys, gs = x.transpose(perm), y.transpose(perm), g.transpose(perm)
