@@ -152,7 +152,6 @@ class Predictor:
         self.meta = meta
         self.name = name
         self.output = str(meta["architecture"]["output"])
-        self._lock = threading.Lock()  # the grad switch is global: one forward at a time
         modules = list(model)
         linears = [i for i, m in enumerate(modules) if isinstance(m, nn.Linear)]
         self._taps: dict[int, tuple[str, str]] = {}  # module index -> (layer name, activation)
@@ -202,7 +201,7 @@ class Predictor:
             x = np.asarray(image, np.float32)
         x = x.reshape(1, 784).astype(np.float32)
         taps: list[tuple[str, str, np.ndarray]] = []
-        with self._lock, tg.no_grad():
+        with tg.no_grad():  # grad mode is per thread: requests run side by side
             h = tg.Tensor(x)
             for i, module in enumerate(self.model):
                 h = module(h)
