@@ -151,7 +151,9 @@ def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> F.linear(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)).shape
     (2, 4)
     """
-    return _ops.linear(x, _ops.tensor(weight), None if bias is None else _ops.tensor(bias))
+    if bias is None:
+        return _ops.Linear.apply(_ops.tensor(x), _ops.tensor(weight))
+    return _ops.Linear.apply(_ops.tensor(x), _ops.tensor(weight), _ops.tensor(bias))
 
 
 def dropout(

@@ -112,9 +112,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound, generator=generator)
 
     def forward(self, x: Any) -> Tensor:
-        if self.bias is None:
-            return _ops.Linear.apply(_ops.tensor(x), self.weight)
-        return _ops.Linear.apply(_ops.tensor(x), self.weight, self.bias)
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (
@@ -147,7 +145,7 @@ class Sigmoid(Module):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return _ops.tensor(x).sigmoid()
+        return F.sigmoid(x)
 
 
 class ReLU(Module):
@@ -159,7 +157,7 @@ class ReLU(Module):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return _ops.tensor(x).relu()
+        return F.relu(x)
 
 
 class Tanh(Module):
@@ -171,7 +169,7 @@ class Tanh(Module):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return _ops.tensor(x).tanh()
+        return F.tanh(x)
 
 
 class Softmax(Module):
@@ -187,7 +185,7 @@ class Softmax(Module):
         self.axis = axis if dim is None else dim
 
     def forward(self, x: Any) -> Tensor:
-        return _ops.tensor(x).softmax(self.axis)
+        return F.softmax(x, self.axis)
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
@@ -202,7 +200,7 @@ class LogSoftmax(Softmax):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return _ops.tensor(x).log_softmax(self.axis)
+        return F.log_softmax(x, self.axis)
 
 
 class Flatten(Module):
