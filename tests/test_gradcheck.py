@@ -701,3 +701,33 @@ def test_gradcheck_benchmark_runs():
     spec.loader.exec_module(module)
     assert module.main(["--in-features", "6", "--out-features", "3", "--repeats", "1",
                         "--no-torch"]) == 0
+
+
+def test_gradcheck_forward_ad_alone(monkeypatch):
+    import sys
+
+    import tinygrad_mlp
+
+    fake = fake_forward_mode(1.5)  # a wrong jvp, and a wrong backward: only jvp is checked
+    monkeypatch.setattr(tinygrad_mlp, "func", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "tinygrad_mlp.func", fake)
+    x = leaf((3,), 27)
+    with pytest.raises(tg.GradcheckError, match="forward-mode"):
+        tg.gradcheck(CubeTwiceTooBig.apply, [x], check_forward_ad=True, check_backward_ad=False)
+    monkeypatch.setitem(sys.modules, "tinygrad_mlp.func", fake_forward_mode(1.0))
+    monkeypatch.setattr(tinygrad_mlp, "func", sys.modules["tinygrad_mlp.func"])
+    assert tg.gradcheck(CubeTwiceTooBig.apply, [x], check_forward_ad=True,
+                        check_backward_ad=False)
+    with pytest.raises(ValueError, match="check_backward_ad=False needs check_forward_ad"):
+        tg.gradcheck(Cube.apply, [x], check_backward_ad=False)
+
+
+def test_gradcheck_refuses_a_jacobian_too_big_to_hold(monkeypatch):
+    import sys
+
+    module = sys.modules["tinygrad_mlp.gradcheck"]  # tg.gradcheck is the function
+    monkeypatch.setattr(module, "_MAX_ENTRIES", 100)
+    x = leaf((11,), 28)
+    with pytest.raises(ValueError, match=r"121 entries.*fast_mode=True"):
+        tg.gradcheck(lambda t: t.exp(), [x])
+    assert tg.gradcheck(lambda t: t.exp(), [x], fast_mode=True)

@@ -21,6 +21,7 @@ How to read a failure, with a worked example: ``docs/gradcheck.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -318,16 +319,45 @@ def _float32_note(outs: Sequence[Tensor]) -> str:
             "1e-7/eps: make fn compute in float64 to check it")
 
 
-def _full(fn, xs, checked, outs, eps, atol, rtol, nondet_tol, check_forward_ad) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    """gradcheck's options, passed along together."""
+
+    eps: float
+    atol: float
+    rtol: float
+    nondet_tol: float
+    check_forward_ad: bool
+    check_backward_ad: bool
+
+
+#: Beyond this many Jacobian entries (256 MiB per float64 copy) the full check refuses.
+_MAX_ENTRIES = 2**25
+
+
+def _full(fn: Callable[..., Any], xs: list[Any], checked: list[int], outs: list[Tensor],
+          opt: _Settings) -> None:
+    """Every Jacobian entry: backward rows (twice) and forward-mode columns against
+    central-difference columns."""
     entries = _Entries(outs)
-    analytical = _analytical(outs, xs, checked)
-    _check_reentrant(analytical, _analytical(outs, xs, checked), xs, checked, entries,
-                     nondet_tol)
     n_out = int(entries.offsets[-1])
-    numerical = _numerical(fn, xs, checked, eps, n_out)
-    failure = _report("gradient mismatch", analytical, numerical, xs, checked, entries, atol,
-                      rtol)
-    if failure is None and check_forward_ad:
+    n_entries = n_out * sum(xs[i].size for i in checked)
+    if n_entries > _MAX_ENTRIES:
+        raise ValueError(
+            f"gradcheck: the full Jacobian has {n_entries} entries ({n_out} output x "
+            f"{n_entries // max(n_out, 1)} input elements), too many to hold: check smaller "
+            "inputs, or pass fast_mode=True to compare random projections"
+        )
+    if opt.check_backward_ad:  # before any perturbation: that bumps the inputs' versions
+        analytical = _analytical(outs, xs, checked)
+        _check_reentrant(analytical, _analytical(outs, xs, checked), xs, checked, entries,
+                         opt.nondet_tol)
+    numerical = _numerical(fn, xs, checked, opt.eps, n_out)
+    failure = None
+    if opt.check_backward_ad:
+        failure = _report("gradient mismatch", analytical, numerical, xs, checked, entries,
+                          opt.atol, opt.rtol)
+    if failure is None and opt.check_forward_ad:
         forward = []
         for c, i in enumerate(checked):
             cols = []
@@ -337,37 +367,43 @@ def _full(fn, xs, checked, outs, eps, atol, rtol, nondet_tol, check_forward_ad) 
                 cols.append(_forward_mode(fn, xs, checked, tangents))
             forward.append(np.array(cols).T.reshape(n_out, xs[i].size))
         failure = _report("forward-mode (jvp) mismatch", forward, numerical, xs, checked,
-                          entries, atol, rtol, names=("jvp", "numerical"))
+                          entries, opt.atol, opt.rtol, names=("jvp", "numerical"))
     if failure is not None:
         msg, (i, idx, j) = failure
-        msg += _kink_hint(fn, xs, i, idx, j, eps, atol, rtol) + _float32_note(outs)
-        raise GradcheckError(msg)
+        msg += _kink_hint(fn, xs, i, idx, j, opt.eps, opt.atol, opt.rtol)
+        raise GradcheckError(msg + _float32_note(outs))
 
 
-def _fast(fn, xs, checked, outs, eps, atol, rtol, nondet_tol, check_forward_ad,
-          rng: np.random.Generator) -> None:
+def _fast(fn: Callable[..., Any], xs: list[Any], checked: list[int], outs: list[Tensor],
+          opt: _Settings, rng: np.random.Generator) -> None:
+    """One random projection vᵀ·J·u per input: backward (twice) and forward mode against
+    a central difference along u."""
     vs = [rng.standard_normal(o.shape) for o in outs]
     us = [rng.standard_normal(xs[i].shape) for i in checked]
     v = np.concatenate([a.reshape(-1) for a in vs]) if vs else np.zeros(0)
-    first, second = _backward_rows(outs, xs, checked, [vs, vs])
-    _check_reentrant(first, second, xs, checked, None, nondet_tol)
+    if opt.check_backward_ad:
+        first, second = _backward_rows(outs, xs, checked, [vs, vs])
+        _check_reentrant(first, second, xs, checked, None, opt.nondet_tol)
     for c, i in enumerate(checked):
-        plus = _perturbed(fn, xs, i, None, eps * us[c])
-        minus = _perturbed(fn, xs, i, None, -eps * us[c])
-        numerical = float(v @ (plus - minus) / (2 * eps))
-        candidates = [("analytical", float(first[c] @ us[c].reshape(-1)))]
-        if check_forward_ad:
+        plus = _perturbed(fn, xs, i, None, opt.eps * us[c])
+        minus = _perturbed(fn, xs, i, None, -opt.eps * us[c])
+        numerical = float(v @ (plus - minus) / (2 * opt.eps))
+        candidates = []
+        if opt.check_backward_ad:
+            candidates.append(("analytical", float(first[c] @ us[c].reshape(-1))))
+        if opt.check_forward_ad:
             tangents = [us[m] if m == c else np.zeros(xs[i2].shape)
                         for m, i2 in enumerate(checked)]
             candidates.append(("jvp", float(v @ _forward_mode(fn, xs, checked, tangents))))
         for name, value in candidates:
-            if _excess(np.array(value), np.array(numerical), atol, rtol) > 0:
+            if _excess(np.array(value), np.array(numerical), opt.atol, opt.rtol) > 0:
                 raise GradcheckError(
                     f"gradient mismatch (fast_mode) for input {i} (shape {xs[i].shape}): the "
                     f"random projection vᵀ·J·u is {name} {value:.10g}, numerical "
-                    f"{numerical:.10g} (tolerance atol={atol} + rtol={rtol}·|numerical|). "
-                    "fast_mode compares projections, not Jacobian entries: rerun with "
-                    "fast_mode=False to see which entry is wrong" + _float32_note(outs)
+                    f"{numerical:.10g} (tolerance atol={opt.atol} + rtol={opt.rtol}·"
+                    "|numerical|). fast_mode compares projections, not Jacobian entries: "
+                    "rerun with fast_mode=False to see which entry is wrong"
+                    + _float32_note(outs)
                 )
 
 
@@ -383,6 +419,7 @@ def gradcheck(
     fast_mode: bool = False,
     nondet_tol: float = 0.0,
     check_forward_ad: bool = False,
+    check_backward_ad: bool = True,
 ) -> bool:
     """True when backward of ``fn`` matches central finite differences at ``inputs``.
 
@@ -410,6 +447,9 @@ def gradcheck(
         How much two backward passes over the same graph may differ (0: not at all).
     check_forward_ad
         Also compare the forward-mode Jacobian (``tg.func.jvp``) with the numerical one.
+    check_backward_ad
+        Compare the backward Jacobian (default); False with ``check_forward_ad=True``
+        checks forward mode alone.
 
     >>> import numpy as np, tinygrad_mlp as tg
     >>> x = tg.Tensor(np.array([0.5, -1.0]), requires_grad=True)
@@ -419,14 +459,16 @@ def gradcheck(
     xs, checked = _as_inputs(inputs)
     if not checked:
         raise ValueError("gradcheck: no input requires grad, nothing to check")
+    if not (check_backward_ad or check_forward_ad):
+        raise ValueError("gradcheck: check_backward_ad=False needs check_forward_ad=True")
+    opt = _Settings(eps, atol, rtol, nondet_tol, check_forward_ad, check_backward_ad)
     try:
         with enable_grad():
             outs = _outputs(fn, xs)
         if fast_mode:
-            _fast(fn, xs, checked, outs, eps, atol, rtol, nondet_tol, check_forward_ad,
-                  np.random.default_rng(seed))
+            _fast(fn, xs, checked, outs, opt, np.random.default_rng(seed))
         else:
-            _full(fn, xs, checked, outs, eps, atol, rtol, nondet_tol, check_forward_ad)
+            _full(fn, xs, checked, outs, opt)
     except GradcheckError:
         if raise_exception:
             raise
