@@ -479,6 +479,9 @@ def test_check_gradients_passes_and_raises_assertion_with_the_report():
         check_gradients(lambda t: CubeTwiceTooBig.apply(t), np.array([0.0, 1.5]))
     with pytest.raises(AssertionError, match="gradient mismatch"):
         check_gradients(lambda t: CubeFrozen.apply(t), np.array([1.0, 2.0]), second_order=True)
+    check_gradients(Cube.apply, np.array([1.0, 2.0]), second_order=True, fast_mode=True)
+    with pytest.raises(AssertionError, match=r"fast_mode\) for input 0"):
+        check_gradients(CubeTwiceTooBig.apply, np.array([1.0, 2.0]), fast_mode=True)
 
 
 @given(strategies.arrays())
