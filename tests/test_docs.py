@@ -61,6 +61,17 @@ def test_convolution_page_runs_as_a_doctest():
     assert attempted >= 15
 
 
+def test_forward_and_reverse_page_runs_as_a_doctest():
+    """docs/forward_and_reverse.md: pass counts and agreements printed by the code itself."""
+    page = ROOT / "docs" / "forward_and_reverse.md"
+    text = page.read_text(encoding="utf-8")
+    test = doctest.DocTestParser().get_doctest(text, {}, page.name, str(page), 0)
+    failed, attempted, report = _run_doctests(test)
+    assert failed == 0, f"{failed} example(s) of {page.name} failed:\n{report}"
+    assert attempted >= 25
+    assert "((10, 784), 784, 0)" in text and "((10, 784), 1, 10)" in text
+
+
 @pytest.mark.parametrize("module", ["tinygrad_mlp.viz", "tinygrad_mlp.plots"])
 def test_docstring_examples_run(module):
     import importlib

@@ -368,3 +368,18 @@ def test_vmap_is_differentiable_and_checks_batch_sizes():
         tgf.vmap(lambda a, b: a + b)(np.ones((2, 1)), np.ones((3, 1)))
     with pytest.raises(ValueError, match="at least one argument must be mapped"):
         tgf.vmap(lambda a: a, in_dims=None)(np.ones(2))
+
+
+def test_vmap_benchmark_runs_and_its_contenders_agree(capsys):
+    """benchmarks/vmap.py at a tiny size: it checks the three ways agree before timing."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "vmap.py"
+    spec = importlib.util.spec_from_file_location("bench_vmap", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--batch", "4", "--hidden", "8", "--repeats", "1",
+                        "--dtype", "float64"]) == 0
+    out = capsys.readouterr().out
+    assert "tg vmap" in out and "tg loop" in out
