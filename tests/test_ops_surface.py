@@ -747,3 +747,42 @@ def test_every_method_has_a_module_level_function_taking_arrays():
     assert tg.narrow(a, 1, 0, 2).shape == (2, 2) and tg.tile(a, 2).shape == (2, 6)
     assert tg.roll(a, 1, 0).shape == (2, 3) and tg.pad(a, 1).shape == (4, 5)
     assert tg.unflatten(a, 1, (3, 1)).shape == (2, 3, 1)
+
+
+# ----- torch's and tinygrad's spellings -------------------------------------------------------
+
+
+def test_keyword_forms_of_torch_and_tinygrad():
+    a = np.arange(1.0, 7.0).reshape(2, 3)
+    t = Tensor(a, requires_grad=True)
+    idx = np.array([[2], [0]])
+    np.testing.assert_array_equal(t.gather(dim=1, index=idx).data, np.take_along_axis(a, idx, 1))
+    assert t.index_select(dim=0, index=[1]).shape == (1, 3)
+    assert t.narrow(dim=1, start=1, length=2).shape == (2, 2)
+    assert t.unflatten(dim=1, sizes=(3, 1)).shape == (2, 3, 1)
+    np.testing.assert_array_equal(t.flip(axis=1).data, a[:, ::-1])
+    np.testing.assert_array_equal(t.flip(0, 1).data, a[::-1, ::-1])
+    assert tg.cat([t, t], dim=1).shape == (2, 6) and tg.stack([t, t], dim=-1).shape == (2, 3, 2)
+    assert t.cat(t, t, dim=0).shape == (6, 3) and t.stack(t, axis=1).shape == (2, 2, 3)
+    np.testing.assert_array_equal(t.scatter_add(dim=1, index=idx, src=np.ones((2, 1))).data,
+                                  a + [[0, 0, 1], [1, 0, 0]])
+    np.testing.assert_array_equal(
+        t.index_add(dim=0, index=[0], source=np.ones((1, 3))).data, a + [[1, 1, 1], [0, 0, 0]])
+    with pytest.raises(TypeError, match="shift"):
+        t.roll(dims=0)
+
+
+def test_masked_fill_passes_the_gradient_where_not_filled():
+    a = np.array([[1.0, -2.0], [3.0, -4.0]])
+    check(lambda t: t.masked_fill(a < 0, 0.5) * t, lambda x: np.where(a < 0, 0.5, x) * x, a)
+
+
+def test_factories_as_tensor_static_methods_and_integer_tensors_as_indices():
+    assert Tensor.zeros(2, 3).shape == (2, 3) and Tensor.ones((2,)).data.tolist() == [1.0, 1.0]
+    assert Tensor.arange(3).data.tolist() == [0, 1, 2] and Tensor.eye(2).shape == (2, 2)
+    assert Tensor.full((2,), 4).dtype == np.int64 and Tensor.empty(3).shape == (3,)
+    assert Tensor.rand(2, seed=0).shape == (2,) and Tensor.randn(2, 2, seed=0).shape == (2, 2)
+    assert Tensor.linspace(0, 1, 3).data.tolist() == [0.0, 0.5, 1.0]
+    x = Tensor(np.arange(5.0), requires_grad=True)
+    x[tg.tensor([0, 2, 2])].sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 2.0, 0.0, 0.0])

@@ -623,13 +623,14 @@ class Tensor:
     # ----- reductions -------------------------------------------------------------------
     def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,
             dim: Any = None, keepdim: bool | None = None) -> Tensor:
-        axis, keepdims = _ops.pick(axis, dim, keepdims, keepdim)
+        if dim is not None or keepdim is not None:
+            axis, keepdims = _ops.pick(axis, dim, keepdims, keepdim)
         return _ops.Sum.apply(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,
              dim: Any = None, keepdim: bool | None = None) -> Tensor:
         """Sum divided by the number of elements reduced (NaN for an empty reduction)."""
-        s = self.sum(*_ops.pick(axis, dim, keepdims, keepdim))
+        s = self.sum(axis, keepdims, dim=dim, keepdim=keepdim)
         n = self.size // max(s.size, 1) if self.size else 0
         return s * (1.0 / n) if n else s * float("nan")
 
@@ -846,8 +847,9 @@ class Tensor:
     def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         return _ops.composite.unsqueeze(self, _ops.pick(axis, dim)[0])
 
-    def unflatten(self, axis: int, sizes: Sequence[int]) -> Tensor:
-        return _ops.composite.unflatten(self, axis, sizes)
+    def unflatten(self, axis: int | None = None, sizes: Sequence[int] = (), *,
+                  dim: int | None = None) -> Tensor:
+        return _ops.composite.unflatten(self, _ops.pick(axis, dim)[0], sizes)
 
     def repeat(self, *reps: Any) -> Tensor:
         """torch's repeat (numpy's tile): ``reps[i]`` copies along axis i."""
@@ -861,9 +863,10 @@ class Tensor:
         torch's flat ``(last_before, last_after, ...)`` tuple of ints."""
         return _ops.Pad.apply(self, widths=_ops.pad_widths(pad_width, self.ndim), value=value)
 
-    def flip(self, *axis: Any, dims: Any = None) -> Tensor:
+    def flip(self, *axes: Any, axis: Any = None, dims: Any = None) -> Tensor:
         """Order reversed along ``axis``: an int, a tuple or several ints (None: all)."""
-        axis = axis[0] if len(axis) == 1 else (axis or None)
+        if axes:
+            axis = _ops.pick(axes[0] if len(axes) == 1 else axes, axis)[0]
         return _ops.composite.flip(self, _ops.pick(axis, dims)[0])
 
     def roll(self, shift: Any = None, axis: Any = None, *, shifts: Any = None,
@@ -889,8 +892,9 @@ class Tensor:
     def unbind(self, axis: int = 0, *, dim: int | None = None) -> tuple:
         return _ops.composite.unbind(self, axis if dim is None else dim)
 
-    def narrow(self, axis: int, start: int, length: int) -> Tensor:
-        return _ops.composite.narrow(self, axis, start, length)
+    def narrow(self, axis: int | None = None, start: int = 0, length: int = 0, *,
+               dim: int | None = None) -> Tensor:
+        return _ops.composite.narrow(self, _ops.pick(axis, dim)[0], start, length)
 
     def tril(self, k: int = 0, *, diagonal: int | None = None) -> Tensor:
         return _ops.Triangle.apply(self, k=k if diagonal is None else diagonal, upper=False)
@@ -967,21 +971,74 @@ class Tensor:
         return Tensor._make(np.any(self.data, axis=axis, keepdims=keepdims), None)
 
     # indexing along an axis
-    def gather(self, axis: int, index: Any) -> Tensor:
+    def gather(self, axis: int | None = None, index: Any = None, *,
+               dim: int | None = None) -> Tensor:
         """torch.gather: ``out[i][j] = self[i][index[i][j]]`` for axis 1."""
-        return _ops.index_ops.gather(self, axis, index)
+        return _ops.index_ops.gather(self, _ops.pick(axis, dim)[0], index)
 
     def take_along_axis(self, indices: Any, axis: int) -> Tensor:
         return _ops.index_ops.take_along_axis(self, indices, axis)
 
-    def index_select(self, axis: int, index: Any) -> Tensor:
-        return _ops.index_ops.index_select(self, axis, index)
+    def index_select(self, axis: int | None = None, index: Any = None, *,
+                     dim: int | None = None) -> Tensor:
+        return _ops.index_ops.index_select(self, _ops.pick(axis, dim)[0], index)
 
-    def scatter_add(self, axis: int, index: Any, src: Any) -> Tensor:
-        return _ops.index_ops.scatter_add(self, axis, index, src)
+    def scatter_add(self, axis: int | None = None, index: Any = None, src: Any = None, *,
+                    dim: int | None = None) -> Tensor:
+        return _ops.index_ops.scatter_add(self, _ops.pick(axis, dim)[0], index, src)
 
-    def index_add(self, axis: int, index: Any, source: Any, alpha: float = 1) -> Tensor:
-        return _ops.index_ops.index_add(self, axis, index, source, alpha)
+    def index_add(self, axis: int | None = None, index: Any = None, source: Any = None,
+                  alpha: float = 1, *, dim: int | None = None) -> Tensor:
+        return _ops.index_ops.index_add(self, _ops.pick(axis, dim)[0], index, source, alpha)
+
+    def masked_fill(self, mask: Any, value: float) -> Tensor:
+        """``value`` where ``mask`` is true, else self (the gradient flows where it is false)."""
+        return _ops.where(mask, value, self)
+
+    def cat(self, *others: Any, axis: int = 0, dim: int | None = None) -> Tensor:
+        """``tg.cat([self, *others], axis)`` (tinygrad's method form)."""
+        return _ops.cat([self, *others], axis if dim is None else dim)
+
+    def stack(self, *others: Any, axis: int = 0, dim: int | None = None) -> Tensor:
+        """``tg.stack([self, *others], axis)`` (tinygrad's method form)."""
+        return _ops.stack([self, *others], axis if dim is None else dim)
+
+    # factories as static methods, as tinygrad spells them: Tensor.zeros(2, 3)
+    @staticmethod
+    def zeros(*size: Any, **kwargs: Any) -> Tensor:
+        return _ops.factories.zeros(*size, **kwargs)
+
+    @staticmethod
+    def ones(*size: Any, **kwargs: Any) -> Tensor:
+        return _ops.factories.ones(*size, **kwargs)
+
+    @staticmethod
+    def full(size: Any, fill_value: Any, **kwargs: Any) -> Tensor:
+        return _ops.factories.full(size, fill_value, **kwargs)
+
+    @staticmethod
+    def empty(*size: Any, **kwargs: Any) -> Tensor:
+        return _ops.factories.empty(*size, **kwargs)
+
+    @staticmethod
+    def arange(*args: Any, **kwargs: Any) -> Tensor:
+        return _ops.factories.arange(*args, **kwargs)
+
+    @staticmethod
+    def linspace(*args: Any, **kwargs: Any) -> Tensor:
+        return _ops.factories.linspace(*args, **kwargs)
+
+    @staticmethod
+    def eye(*args: Any, **kwargs: Any) -> Tensor:
+        return _ops.factories.eye(*args, **kwargs)
+
+    @staticmethod
+    def rand(*size: Any, **kwargs: Any) -> Tensor:
+        return _ops.factories.rand(*size, **kwargs)
+
+    @staticmethod
+    def randn(*size: Any, **kwargs: Any) -> Tensor:
+        return _ops.factories.randn(*size, **kwargs)
 
 
 def _value(x: Any) -> Any:

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp import factories  # noqa: F401  (Tensor.zeros and friends call it)
 from tinygrad_mlp.ops import composite  # the Tensor methods call composite.* and index_ops.*
 from tinygrad_mlp.ops import index as index_ops  # noqa: F401
 from tinygrad_mlp.ops._args import axis_index, pad_widths, pick, var_args  # noqa: F401
@@ -242,17 +243,17 @@ def broadcast_to(x: Any, *shape: Any) -> Tensor:
     return tensor(x).broadcast_to(*shape)
 
 
-def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
-    return Cat.apply(*[tensor(t) for t in tensors], axis=axis)
+def cat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``dim=`` as torch)."""
+    return Cat.apply(*[tensor(t) for t in tensors], axis=axis if dim is None else dim)
 
 
 concatenate = cat
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
-    return Stack.apply(*[tensor(t) for t in tensors], axis=axis)
+def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along a new axis (``dim=`` as torch)."""
+    return Stack.apply(*[tensor(t) for t in tensors], axis=axis if dim is None else dim)
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
