@@ -1,8 +1,9 @@
-"""Tests for tinygrad_mlp.optim: update formulas, state, schedules.
+"""Tests for tinygrad_mlp.optim and nn.utils: update formulas, state, schedules, clipping.
 
 Each optimizer is run for five steps on fixed gradients and compared with the reference
 formula written out in numpy below (float64, so agreement is to rounding), and, when
-torch is installed, with torch.optim on the same gradients.
+torch is installed, with torch.optim on the same gradients. Schedules are compared with
+torch's learning-rate sequences, gradient clipping with torch.nn.utils.
 """
 
 from __future__ import annotations
@@ -288,9 +289,64 @@ def test_training_with_adam_reduces_loss():
 # ----- optional: torch as a second opinion ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name,kw", [("SGD", c) for c in SGD_CASES] + [("Adam", c) for c in ADAM_CASES]
+ADAMW_CASES = [dict(), dict(lr=0.01, weight_decay=0.1), dict(lr=0.02, amsgrad=True)]
+RMSPROP_CASES = [
+    dict(),
+    dict(lr=0.01, alpha=0.9, eps=1e-6),
+    dict(lr=0.01, momentum=0.9),
+    dict(lr=0.01, centered=True),
+    dict(lr=0.005, momentum=0.5, centered=True, weight_decay=0.1),
+]
+ADAGRAD_CASES = [
+    dict(),
+    dict(lr=0.1, lr_decay=0.05),
+    dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6),
+]
+TORCH_CASES = (
+    [("SGD", c) for c in SGD_CASES]
+    + [("Adam", c) for c in ADAM_CASES + [dict(lr=0.01, weight_decay=0.1,
+                                               decoupled_weight_decay=True)]]
+    + [("AdamW", c) for c in ADAMW_CASES]
+    + [("RMSprop", c) for c in RMSPROP_CASES]
+    + [("Adagrad", c) for c in ADAGRAD_CASES]
 )
+
+
+@pytest.mark.parametrize("name,kw", TORCH_CASES)
+def test_updates_are_in_place_and_bump_the_version(name, kw):
+    params = [nn.Parameter(w) for w in initial()]
+    arrays = [p.data for p in params]
+    opt = getattr(optim, name)(params, **kw)
+    for gs in gradients():
+        for p, g in zip(params, gs, strict=True):
+            p.grad = Tensor(g)
+        before = [p._version for p in params]
+        opt.step()
+        assert all(p._version > b for p, b in zip(params, before, strict=True))
+    assert all(p.data is a for p, a in zip(params, arrays, strict=True))
+    assert not any(np.array_equal(p.data, w) for p, w in zip(params, initial(), strict=True))
+
+
+def test_adamw_is_adam_with_decoupled_decay():
+    a = run(optim.AdamW, gradients(), lr=0.01, weight_decay=0.1)
+    b = run(optim.Adam, gradients(), lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)
+    c = run(optim.Adam, gradients(), lr=0.01, weight_decay=0.1)
+    for x, y, z in zip(a, b, c, strict=True):
+        np.testing.assert_array_equal(x, y)
+        assert not np.allclose(x, z)  # L2 decay through the moments is a different method
+
+
+def test_new_optimizer_arguments_are_checked():
+    p = nn.Parameter(np.ones(1))
+    with pytest.raises(ValueError, match="momentum"):
+        optim.RMSprop([p], momentum=-1)
+    with pytest.raises(ValueError, match="lr_decay"):
+        optim.Adagrad([p], lr_decay=-1)
+    with pytest.raises(ValueError, match="epsilon"):
+        optim.AdamW([p], eps=-1)
+
+
+@pytest.mark.parametrize("name,kw", TORCH_CASES)
 def test_trajectories_match_torch(name, kw):
     torch = pytest.importorskip("torch")
     ours = run(getattr(optim, name), gradients(), **kw)
@@ -315,3 +371,153 @@ def test_cosine_schedule_matches_torch():
         topt.step()
         ours.step()
         theirs.step()
+
+
+# ----- learning-rate schedules against torch's sequences --------------------------------------
+
+
+def _lr_sequences(torch, make_ours, make_theirs, steps, opt_kw=None, metrics=None):
+    """(ours, theirs): per step, the lr (and momentum / beta1) of every group."""
+    opt_kw = opt_kw or dict(lr=0.1, momentum=0.9)
+    cls = opt_kw.pop("cls", "SGD")
+    groups = lambda P: [{"params": [P(np.ones(1))]}, {"params": [P(np.ones(1))], "lr": 0.05}]  # noqa: E731
+    ours_opt = getattr(optim, cls)(groups(nn.Parameter), **opt_kw)
+    theirs_opt = getattr(torch.optim, cls)(
+        groups(lambda a: torch.nn.Parameter(torch.tensor(a))), **opt_kw)
+    ours, theirs = make_ours(ours_opt), make_theirs(theirs_opt)
+
+    def snapshot(opt):
+        return [(g["lr"], g.get("momentum"), g.get("betas", (None,))[0])
+                for g in opt.param_groups]
+
+    seen = ([], [])
+    for i in range(steps):
+        for opt, sched, out in ((ours_opt, ours, seen[0]), (theirs_opt, theirs, seen[1])):
+            out.append(snapshot(opt))
+            opt.step()
+            sched.step() if metrics is None else sched.step(metrics[i])
+    return seen
+
+
+SCHEDULES = [  # (name, make(lr_scheduler module, optimizer), steps, optimizer options)
+    ("step", lambda m, o: m.StepLR(o, step_size=3, gamma=0.5), 10, None),
+    ("multistep", lambda m, o: m.MultiStepLR(o, milestones=[2, 5, 6], gamma=0.3), 9, None),
+    ("exponential", lambda m, o: m.ExponentialLR(o, gamma=0.8), 8, None),
+    ("cosine", lambda m, o: m.CosineAnnealingLR(o, T_max=7, eta_min=0.001), 8, None),
+    ("lambda", lambda m, o: m.LambdaLR(o, lambda e: 1 / (1 + e) ** 0.5), 8, None),
+    ("lambda_per_group", lambda m, o: m.LambdaLR(o, [lambda e: 0.9**e, lambda e: e + 1]), 6,
+     None),
+    ("onecycle", lambda m, o: m.OneCycleLR(o, max_lr=1.0, total_steps=20), 20, None),
+    ("onecycle_linear_three_phase",
+     lambda m, o: m.OneCycleLR(o, max_lr=[1.0, 0.5], epochs=3, steps_per_epoch=5,
+                               anneal_strategy="linear", three_phase=True, pct_start=0.25), 15,
+     None),
+    ("onecycle_adam_betas",
+     lambda m, o: m.OneCycleLR(o, max_lr=0.01, total_steps=12, div_factor=10,
+                               final_div_factor=100, base_momentum=0.8, max_momentum=0.9), 12,
+     dict(cls="Adam", lr=0.001)),
+    ("onecycle_no_momentum",
+     lambda m, o: m.OneCycleLR(o, max_lr=0.3, total_steps=9, cycle_momentum=False), 9,
+     dict(lr=0.1)),
+]
+
+
+@pytest.mark.parametrize("name,make,steps,opt_kw", SCHEDULES, ids=[s[0] for s in SCHEDULES])
+def test_schedule_matches_torch(name, make, steps, opt_kw):
+    torch = pytest.importorskip("torch")
+    ours, theirs = _lr_sequences(torch, lambda o: make(optim.lr_scheduler, o),
+                                 lambda o: make(torch.optim.lr_scheduler, o), steps,
+                                 dict(opt_kw) if opt_kw else None)
+    np.testing.assert_allclose(np.array(ours, dtype=float), np.array(theirs, dtype=float),
+                               rtol=1e-12, atol=1e-15)
+
+
+PLATEAU_METRICS = [5.0, 4.0, 4.0, 3.9999, 4.1, 4.0, 4.0, 4.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0,
+                   1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(patience=1),
+        dict(patience=2, factor=0.5, cooldown=2, min_lr=[0.01, 0.02]),
+        dict(mode="max", patience=0, threshold=0.1, threshold_mode="abs"),
+        dict(patience=0, factor=0.5, eps=0.04),  # group 1 (lr 0.05) stays: change < eps
+    ],
+)
+def test_reduce_on_plateau_matches_torch(kw):
+    torch = pytest.importorskip("torch")
+    ours, theirs = _lr_sequences(
+        torch, lambda o: optim.lr_scheduler.ReduceLROnPlateau(o, **kw),
+        lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, **kw), len(PLATEAU_METRICS),
+        metrics=PLATEAU_METRICS)
+    assert ours == theirs
+    assert len({s[0][0] for s in ours}) > 1  # the lr did change
+
+
+def test_schedules_resume_and_check_their_arguments():
+    opt = optim.SGD([nn.Parameter(np.ones(1))], lr=1.0, momentum=0.9)
+    one = optim.OneCycleLR(opt, max_lr=1.0, total_steps=4)
+    for _ in range(4):
+        one.step()
+    with pytest.raises(ValueError, match="total_steps"):
+        one.step()
+    with pytest.raises(ValueError, match="momentum"):
+        optim.OneCycleLR(optim.Adagrad([nn.Parameter(np.ones(1))]), max_lr=1.0, total_steps=3)
+    with pytest.raises(ValueError, match="total_steps, or epochs"):
+        optim.OneCycleLR(opt, max_lr=1.0)
+    with pytest.raises(ValueError, match="factor"):
+        optim.ReduceLROnPlateau(opt, factor=1.0)
+
+    lam = optim.LambdaLR(optim.SGD([nn.Parameter(np.ones(1))], lr=1.0), lambda e: 0.5**e)
+    lam.step()
+    assert "lr_lambdas" not in lam.state_dict() and lam.state_dict()["last_epoch"] == 1
+
+    plateau = optim.ReduceLROnPlateau(opt, patience=0)
+    for m in (3.0, 3.0, 3.0):
+        plateau.step(m)
+    resumed = optim.ReduceLROnPlateau(opt, patience=0)
+    resumed.load_state_dict(plateau.state_dict())
+    assert resumed.best == 3.0 and resumed.last_epoch == 3
+    plateau.step(tg.Tensor(np.array(3.0)))  # a 0-d loss Tensor is a metric too
+
+
+# ----- gradient clipping (nn.utils) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.5, math.inf])
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    torch = pytest.importorskip("torch")
+    grads = gradients(3)[0]
+    ours = [nn.Parameter(np.zeros(g.shape)) for g in grads]
+    theirs = [torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64)) for g in grads]
+    for p, q, g in zip(ours, theirs, grads, strict=True):
+        p.grad, q.grad = Tensor(g.copy()), torch.tensor(g)
+    grad_arrays = [p.grad.data for p in ours]
+    total = nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
+    ref = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    np.testing.assert_allclose(total.item(), ref.item(), rtol=1e-13)
+    for p, q, a in zip(ours, theirs, grad_arrays, strict=True):
+        assert p.grad.data is a  # in place
+        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-13, atol=1e-16)
+
+
+def test_clip_grad_value_matches_torch_and_skips_missing_grads():
+    torch = pytest.importorskip("torch")
+    g = gradients(4)[0][0] * 3
+    p, idle = nn.Parameter(np.zeros(g.shape)), nn.Parameter(np.zeros(2))
+    q = torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64))
+    p.grad, q.grad = Tensor(g.copy()), torch.tensor(g)
+    nn.utils.clip_grad_value_([p, idle], 0.7)
+    torch.nn.utils.clip_grad_value_([q], 0.7)
+    np.testing.assert_array_equal(p.grad.data, q.grad.numpy())
+    assert idle.grad is None and np.abs(p.grad.data).max() == 0.7
+
+
+def test_clip_grad_norm_nonfinite():
+    p = nn.Parameter(np.zeros(2))
+    p.grad = Tensor(np.array([np.inf, 1.0]))
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+    assert nn.utils.clip_grad_norm_([], 1.0).item() == 0.0

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from tinygrad_mlp.nn import functional, init
+from tinygrad_mlp.nn import functional, init, utils
 from tinygrad_mlp.nn.conv import (
     AvgPool2d,
     BatchNorm1d,
@@ -117,4 +117,5 @@ __all__ = [
     "Unflatten",
     "functional",
     "init",
+    "utils",
 ]

@@ -936,7 +936,8 @@ class Hardswish(Function):
 
 class ELU(Function):
     """y = s·x (x > 0), s·α·(e^(κx) − 1) (x ≤ 0)  — elu (s = κ = 1), selu (PyTorch's α, s),
-    celu (κ = 1/α);  dy/dx = s (x > 0), s·α·κ·e^(κx) (x ≤ 0);  dx = g·dy/dx;  ẏ = ẋ·dy/dx.
+    celu (κ = 1/α);  dy/dx = s (x > 0), s·α·κ·e^(κx) (x ≤ 0);  dx = g·dy/dx;
+    jvp ẏ = ẋ·dy/dx.
 
     The exponential only ever sees min(x, 0), so x = 1e4 cannot overflow.
     """
@@ -967,7 +968,7 @@ class ELU(Function):
 
 class Softplus(Function):
     """y = ln(1 + e^(βx))/β, or x where βx > threshold;  dy/dx = σ(βx) (1 above the
-    threshold);  dx = g·dy/dx;  ẏ = ẋ·dy/dx.
+    threshold);  dx = g·dy/dx;  jvp ẏ = ẋ·dy/dx.
 
     Computed as (max(βx, 0) + ln(1 + e^(−|βx|)))/β, which never overflows.
     """
@@ -996,7 +997,7 @@ class Softplus(Function):
 
 
 class LogSigmoid(Function):
-    """y = ln σ(x) = min(x, 0) − ln(1 + e^(−|x|));  dx = g·σ(−x);  ẏ = ẋ·σ(−x).
+    """y = ln σ(x) = min(x, 0) − ln(1 + e^(−|x|));  dx = g·σ(−x);  jvp ẏ = ẋ·σ(−x).
 
     Exact for any x (no ln 0 for x ≪ 0, no cancellation for x ≫ 0).
     """

@@ -1,11 +1,14 @@
-"""Optimizers (SGD, Adam) and learning-rate schedules, with PyTorch's update formulas.
+"""Optimizers with PyTorch's update formulas: SGD, Adam, AdamW, RMSprop, Adagrad.
 
 An optimizer holds ``param_groups`` (lists of parameters with their hyperparameters,
 e.g. ``lr``, which a schedule may change between steps) and a per-parameter ``state``
-(momentum buffers, Adam moments, step counts). ``step()`` reads each ``p.grad`` and
-updates ``p.data`` **in place**, with numpy ``out=`` arguments and one scratch buffer
-per parameter, so a step allocates nothing: this is the training loop's hot path.
-Gradients are only read, never modified (another reference to them may exist).
+(momentum buffers, moments, step counts). ``step()`` reads each ``p.grad`` and updates
+``p.data`` **in place** (the array keeps its identity, so anything holding ``p`` or
+``p.data`` sees the new values), with numpy ``out=`` arguments and one scratch buffer per
+parameter, so a step allocates nothing: this is the training loop's hot path. Each update
+ends with ``p._bump_version()``, so a value saved for backward that a step changed is
+reported by the next backward instead of giving a silently wrong gradient. Gradients are
+only read, never modified (another reference to them may exist).
 
 >>> import numpy as np, tinygrad_mlp as tg
 >>> from tinygrad_mlp import nn, optim
@@ -27,22 +30,13 @@ import numpy as np
 
 from tinygrad_mlp.tensor import Tensor, enable_grad
 
-__all__ = [
-    "SGD",
-    "Adam",
-    "CosineAnnealingLR",
-    "LRScheduler",
-    "Optimizer",
-    "StepLR",
-    "lr_scheduler",
-]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 
 class Optimizer:
     """Base class: parameter groups, per-parameter state, ``zero_grad``, (de)serialisation.
 
-    Subclasses set ``_buffer_names`` (the arrays kept per parameter) and implement
-    ``_update_group(group)``.
+    Subclasses implement ``_update_group(group)``.
 
     Parameters
     ----------
@@ -52,8 +46,6 @@ class Optimizer:
     defaults : dict
         Hyperparameters of every group that does not set its own.
     """
-
-    _buffer_names: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         if isinstance(params, (Tensor, dict)):
@@ -282,8 +274,6 @@ class SGD(Optimizer):
     0.1
     """
 
-    _buffer_names = ("momentum_buffer",)
-
     def __init__(
         self,
         params: Iterable[Any],
@@ -320,6 +310,7 @@ class SGD(Optimizer):
                 if grad.shape != d.shape or grad.dtype != d.dtype:
                     grad = self._grad(p)  # a clear error, or a cast
                 p.data -= lr * grad  # in place; lr·g is the one temporary
+                p._bump_version()
             return
         for p in group["params"]:
             grad = self._grad(p)
@@ -359,12 +350,14 @@ class SGD(Optimizer):
                     g = buf
             np.multiply(g, lr, out=tmp)
             d -= tmp
+            p._bump_version()
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), PyTorch's formulation, with optional L2 weight decay / AMSGrad.
+    """Adam (Kingma & Ba), PyTorch's formulation, with optional weight decay / AMSGrad.
 
-    With g = grad + weight_decay·p and t the step count::
+    With g = grad + weight_decay·p (L2 decay; with ``decoupled_weight_decay`` instead
+    p ← p·(1 − lr·weight_decay) before the update, as AdamW) and t the step count::
 
         m ← m + (1 − β₁)(g − m)          v ← β₂·v + (1 − β₂)·g²
         p ← p − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + eps)
@@ -379,6 +372,8 @@ class Adam(Optimizer):
     eps : float, default 1e-8
     weight_decay : float, default 0
     amsgrad : bool, default False
+    decoupled_weight_decay : bool, default False
+        Decay the weights directly instead of adding to the gradient (AdamW).
 
     >>> import numpy as np, tinygrad_mlp as tg
     >>> from tinygrad_mlp import nn, optim
@@ -389,8 +384,6 @@ class Adam(Optimizer):
     array([0.9, 0.9])
     """
 
-    _buffer_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-
     def __init__(
         self,
         params: Iterable[Any],
@@ -399,9 +392,16 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        *,
+        decoupled_weight_decay: bool = False,
     ) -> None:
         defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults)
 
@@ -415,6 +415,7 @@ class Adam(Optimizer):
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, eps, wd, amsgrad = group["lr"], group["eps"], group["weight_decay"], group["amsgrad"]
+        decoupled = group.get("decoupled_weight_decay", False)
         beta1, beta2 = group["betas"]
         for p in group["params"]:
             grad = self._grad(p)
@@ -435,7 +436,9 @@ class Adam(Optimizer):
             m, v = state["exp_avg"], state["exp_avg_sq"]
             tmp = self._tmp(p)
             g = grad
-            if wd != 0:
+            if wd != 0 and decoupled:
+                d *= 1 - lr * wd
+            elif wd != 0:
                 g = self._tmp(p, 1)
                 np.multiply(d, wd, out=g)
                 g += grad
@@ -458,118 +461,215 @@ class Adam(Optimizer):
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             d -= tmp
+            p._bump_version()
 
 
-# ----- learning-rate schedules ----------------------------------------------------------------
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``.
 
+    ``p ← p·(1 − lr·weight_decay)``, then the Adam update with the plain gradient.
 
-class LRScheduler:
-    """Base class: sets each group's ``lr`` from ``get_lr()`` at every ``step()`` (per epoch).
-
-    Constructing a schedule records ``initial_lr`` in each group and applies epoch 0.
-    """
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
-        if last_epoch == -1:
-            for g in optimizer.param_groups:
-                g.setdefault("initial_lr", g["lr"])
-        else:
-            for i, g in enumerate(optimizer.param_groups):
-                if "initial_lr" not in g:
-                    raise KeyError(
-                        f"param 'initial_lr' is not specified in param_groups[{i}] "
-                        "when resuming a schedule (last_epoch != -1)"
-                    )
-        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._last_lr: list[float] = []
-        self.step()
-
-    def get_lr(self) -> list[float]:
-        """Learning rate of each group at epoch ``last_epoch``."""
-        raise NotImplementedError
-
-    def step(self) -> None:
-        """Advance one epoch and set the groups' learning rates."""
-        self.last_epoch += 1
-        lrs = self.get_lr()
-        for g, lr in zip(self.optimizer.param_groups, lrs, strict=True):
-            g["lr"] = lr
-        self._last_lr = list(lrs)
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rates set by the last ``step()``."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer (numbers and lists, ``tg.save``-able)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore what ``state_dict`` returned."""
-        self.__dict__.update(
-            {k: (list(v) if isinstance(v, tuple) else v) for k, v in state_dict.items()}
-        )
-
-
-class CosineAnnealingLR(LRScheduler):
-    """Cosine decay from each group's initial lr to ``eta_min`` over ``T_max`` epochs.
-
-    ``lr = eta_min + (initial_lr − eta_min)·(1 + cos(π·epoch / T_max)) / 2``
-    (the closed form of PyTorch's schedule).
-
-    >>> import numpy as np
+    >>> import numpy as np, tinygrad_mlp as tg
     >>> from tinygrad_mlp import nn, optim
-    >>> opt = optim.SGD([nn.Parameter(np.zeros(1, np.float32))], lr=1.0)
-    >>> sched = optim.CosineAnnealingLR(opt, T_max=2)
-    >>> sched.step(); round(opt.param_groups[0]["lr"], 6)
-    0.5
+    >>> p = nn.Parameter(np.ones(2))
+    >>> p.grad = tg.Tensor(np.zeros(2))
+    >>> optim.AdamW([p], lr=0.1, weight_decay=0.5).step()  # no gradient: only the decay
+    >>> p.data
+    array([0.95, 0.95])
     """
 
     def __init__(
-        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
     ) -> None:
-        if T_max <= 0:
-            raise ValueError(f"T_max must be positive, got {T_max}")
-        self.T_max = T_max
-        self.eta_min = eta_min
-        super().__init__(optimizer, last_epoch)
-
-    def get_lr(self) -> list[float]:
-        c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
-        return [self.eta_min + (base - self.eta_min) * c for base in self.base_lrs]
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
+                         decoupled_weight_decay=True)
 
 
-class StepLR(LRScheduler):
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), PyTorch's formulation, with optional momentum and centering.
 
-    >>> import numpy as np
+    With g = grad + weight_decay·p::
+
+        v ← α·v + (1 − α)·g²
+        m̄ ← α·m̄ + (1 − α)·g,  v̂ = v − m̄²     (centered), else v̂ = v
+        b ← momentum·b + g / (√v̂ + eps);  p ← p − lr·b      (momentum > 0)
+        p ← p − lr·g / (√v̂ + eps)                           (otherwise)
+
+    Parameters
+    ----------
+    params : iterable of Tensors or dicts
+    lr : float, default 1e-2
+    alpha : float, default 0.99
+        Smoothing constant of the squared-gradient average.
+    eps : float, default 1e-8
+    weight_decay, momentum : float, default 0
+    centered : bool, default False
+        Normalise by an estimate of the gradient's variance instead of its second moment.
+
+    >>> import numpy as np, tinygrad_mlp as tg
     >>> from tinygrad_mlp import nn, optim
-    >>> opt = optim.SGD([nn.Parameter(np.zeros(1, np.float32))], lr=1.0)
-    >>> sched = optim.StepLR(opt, step_size=1, gamma=0.5)
-    >>> sched.step(); opt.param_groups[0]["lr"]
-    0.5
+    >>> p = nn.Parameter(np.ones(2))
+    >>> p.grad = tg.Tensor(np.ones(2))
+    >>> optim.RMSprop([p], lr=0.01).step()  # first step: g/√(0.01 g²) = 10
+    >>> p.data.round(6)
+    array([0.9, 0.9])
     """
 
     def __init__(
-        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
     ) -> None:
-        if step_size <= 0:
-            raise ValueError(f"step_size must be positive, got {step_size}")
-        self.step_size = step_size
-        self.gamma = gamma
-        super().__init__(optimizer, last_epoch)
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                        momentum=momentum, centered=centered)
+        super().__init__(params, defaults)
 
-    def get_lr(self) -> list[float]:
-        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
+        super()._check_hyperparameters(group)
+        if not group["eps"] >= 0.0:
+            raise ValueError(f"invalid epsilon value: {group['eps']}")
+        if not group["momentum"] >= 0.0:
+            raise ValueError(f"invalid momentum value: {group['momentum']}")
+        if not group["alpha"] >= 0.0:
+            raise ValueError(f"invalid alpha value: {group['alpha']}")
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        wd, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
+        for p in group["params"]:
+            grad = self._grad(p)
+            if grad is None:
+                continue
+            d = p.data
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(d)}
+                if momentum > 0:
+                    state["momentum_buffer"] = np.zeros_like(d)
+                if centered:
+                    state["grad_avg"] = np.zeros_like(d)
+            state["step"] += 1
+            tmp = self._tmp(p)
+            g = grad
+            if wd != 0:
+                g = self._tmp(p, 1)
+                np.multiply(d, wd, out=g)
+                g += grad
+            v = state["square_avg"]
+            v *= alpha  # v.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+            np.multiply(g, 1 - alpha, out=tmp)
+            tmp *= g
+            v += tmp
+            if centered:
+                m = state["grad_avg"]
+                np.subtract(g, m, out=tmp)  # m.lerp_(g, 1 - alpha)
+                tmp *= 1 - alpha
+                m += tmp
+                np.multiply(m, m, out=tmp)
+                np.subtract(v, tmp, out=tmp)
+                np.sqrt(tmp, out=tmp)
+            else:
+                np.sqrt(v, out=tmp)
+            tmp += eps
+            np.divide(g, tmp, out=tmp)
+            if momentum > 0:
+                buf = state["momentum_buffer"]
+                buf *= momentum
+                buf += tmp
+                np.multiply(buf, lr, out=tmp)
+            else:
+                tmp *= lr
+            d -= tmp
+            p._bump_version()
 
 
-class lr_scheduler:  # noqa: N801  (a namespace, spelled as torch.optim.lr_scheduler)
-    """The schedules under PyTorch's path: ``optim.lr_scheduler.CosineAnnealingLR``."""
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), PyTorch's formulation.
 
-    LRScheduler = LRScheduler
-    CosineAnnealingLR = CosineAnnealingLR
-    StepLR = StepLR
+    With g = grad + weight_decay·p and t the step count::
+
+        s ← s + g²;   p ← p − lr/(1 + (t − 1)·lr_decay) · g / (√s + eps)
+
+    Parameters
+    ----------
+    params : iterable of Tensors or dicts
+    lr : float, default 1e-2
+    lr_decay, weight_decay : float, default 0
+    initial_accumulator_value : float, default 0
+        Starting value of s.
+    eps : float, default 1e-10
+
+    >>> import numpy as np, tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn, optim
+    >>> p = nn.Parameter(np.ones(2))
+    >>> p.grad = tg.Tensor(np.full(2, 3.0))
+    >>> optim.Adagrad([p], lr=0.5).step()  # first step moves each weight by lr
+    >>> p.data
+    array([0.5, 0.5])
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, eps=eps)
+        super().__init__(params, defaults)
+
+    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
+        super()._check_hyperparameters(group)
+        if not group["lr_decay"] >= 0.0:
+            raise ValueError(f"invalid lr_decay value: {group['lr_decay']}")
+        if not group["initial_accumulator_value"] >= 0.0:
+            raise ValueError(
+                f"invalid initial_accumulator_value: {group['initial_accumulator_value']}"
+            )
+        if not group["eps"] >= 0.0:
+            raise ValueError(f"invalid epsilon value: {group['eps']}")
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr, lr_decay, wd, eps = group["lr"], group["lr_decay"], group["weight_decay"], group["eps"]
+        for p in group["params"]:
+            grad = self._grad(p)
+            if grad is None:
+                continue
+            d = p.data
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = {
+                    "step": 0,
+                    "sum": np.full_like(d, group["initial_accumulator_value"]),
+                }
+            state["step"] += 1
+            tmp = self._tmp(p)
+            g = grad
+            if wd != 0:
+                g = self._tmp(p, 1)
+                np.multiply(d, wd, out=g)
+                g += grad
+            clr = lr / (1 + (state["step"] - 1) * lr_decay)
+            s = state["sum"]
+            np.multiply(g, g, out=tmp)
+            s += tmp
+            np.sqrt(s, out=tmp)
+            tmp += eps
+            np.divide(g, tmp, out=tmp)
+            tmp *= clr
+            d -= tmp
+            p._bump_version()
