@@ -411,10 +411,11 @@ def _check_stored_shapes(arch: dict[str, Any], state: dict[str, Any]) -> list[in
     if have != want:
         raise CheckpointError(f"architecture declares layer sizes {sizes} (weights {want}) but "
                               f"the file stores weights of shapes {have}")
-    for key, value in state.items():
-        if value.dtype.kind != "f" or not np.isfinite(value).all():
-            raise CheckpointError(f"{key} holds NaN, infinite or non-float values (a run that "
-                                  "diverged?); train again with a smaller --lr")
+    for key, value in state.items():  # floats must be finite; counters may be integers
+        if value.dtype.kind not in "fiub" or (value.dtype.kind == "f"
+                                              and not np.isfinite(value).all()):
+            raise CheckpointError(f"{key} holds NaN, infinite or non-numeric values (a run "
+                                  "that diverged?); train again with a smaller --lr")
     return sizes
 
 
