@@ -315,6 +315,25 @@ def test_a_diverging_run_saves_nothing_and_says_why(capsys, tmp_path, data_dir):
     assert not out.exists()
 
 
+def test_a_run_diverging_later_keeps_the_last_finite_epoch_and_says_so(
+        capsys, monkeypatch, tmp_path, data_dir, checkpoint):
+    model, _ = T.load_checkpoint(checkpoint)
+    history = [{"epoch": e, "train_loss": 0.5, "test_accuracy": 0.9, "seconds": 1.0}
+               for e in (1, 2)]
+
+    def diverged(*args, **kwargs):
+        raise T.TrainingDiverged("training diverged: the loss became nan at epoch 3, step 1",
+                                 model, history)
+
+    monkeypatch.setattr(T, "train", diverged)
+    out = tmp_path / "m.npz"
+    status, _, err = run(capsys, "train", "--data", str(data_dir), "--hidden", "12",
+                         "--out", str(out), "--no-progress")
+    assert_one_clear_error(status, err, "diverged", "kept the model after 2 epochs",
+                           "90.00%", str(out), code=1)
+    assert T.load_checkpoint(out)[1]["history"]["epoch"] == [1, 2]
+
+
 @pytest.mark.parametrize("answer", [True, False])
 def test_ctrl_c_offers_to_keep_the_last_finished_epoch(capsys, monkeypatch, tmp_path,
                                                        data_dir, checkpoint, answer):

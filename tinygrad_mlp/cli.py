@@ -194,16 +194,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     _progress_hint(not args.no_progress)
     start = time.perf_counter()
     try:
-        model, history = T.train(cfg, data, log=lambda s: print(s, flush=True),
-                                 progress=not args.no_progress)
+        with np.errstate(over="ignore", invalid="ignore"):  # a divergence is reported below
+            model, history = T.train(cfg, data, log=lambda s: print(s, flush=True),
+                                     progress=not args.no_progress)
     except T.TrainingDiverged as e:
         if e.model is None:
-            raise UsageError(f"{e}; nothing saved (--lr {cfg.lr:g} is probably too high)") \
-                from None
-        T.save_checkpoint(out, e.model, cfg, e.history)
-        _remember_latest(out)
-        raise UsageError(f"{e}\nkept the model after epoch {len(e.history)} (test accuracy "
-                         f"{100 * e.history[-1]['test_accuracy']:.2f}%) in {out}") from None
+            kept = f"nothing saved (is --lr {cfg.lr:g} too high?)"
+        else:
+            T.save_checkpoint(out, e.model, cfg, e.history)
+            _remember_latest(out)
+            kept = (f"kept the model after {T.plural(len(e.history), 'epoch')} (test accuracy "
+                    f"{100 * e.history[-1]['test_accuracy']:.2f}%) in {out}")
+        print(f"tinygrad-mlp train: error: {e}\n{kept}", file=sys.stderr)
+        return 1
     except T.TrainingInterrupted as e:
         if e.model is None:
             print(f"tinygrad-mlp train: {e}; nothing saved", file=sys.stderr)
@@ -542,7 +545,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args = build_parser().parse_args(argv)
         prefix = f"tinygrad-mlp {args.command}"
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a reader that left (| head) is found here, not at exit
+        return status
     except KeyboardInterrupt:
         print(f"{prefix}: interrupted", file=sys.stderr)
         return 130
