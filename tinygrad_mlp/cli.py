@@ -157,6 +157,14 @@ def _ask(question: str) -> bool:
         return False
 
 
+def _save(out: Path, model: Any, cfg: Any, history: list[dict[str, float]]) -> None:
+    """Write the checkpoint and remember it as the latest."""
+    from tinygrad_mlp import train as T
+
+    T.save_checkpoint(out, model, cfg, history)
+    _remember_latest(out)
+
+
 def _progress_hint(enabled: bool) -> None:
     """Say once that a progress bar exists, when it would show but tqdm is missing."""
     if not enabled or not sys.stderr.isatty() or importlib.util.find_spec("tqdm") is not None:
@@ -201,8 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if e.model is None:
             kept = f"nothing saved (is --lr {cfg.lr:g} too high?)"
         else:
-            T.save_checkpoint(out, e.model, cfg, e.history)
-            _remember_latest(out)
+            _save(out, e.model, cfg, e.history)
             kept = (f"kept the model after {T.plural(len(e.history), 'epoch')} (test accuracy "
                     f"{100 * e.history[-1]['test_accuracy']:.2f}%) in {out}")
         print(f"tinygrad-mlp train: error: {e}\n{kept}", file=sys.stderr)
@@ -214,14 +221,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs, acc = len(e.history), 100 * e.history[-1]["test_accuracy"]
         if _ask(f"{e}. Keep the model after {T.plural(epochs, 'epoch')} (test accuracy "
                 f"{acc:.2f}%) in {out}? [y/N]"):
-            T.save_checkpoint(out, e.model, cfg, e.history)
-            _remember_latest(out)
+            _save(out, e.model, cfg, e.history)
             print(f"saved {out}", file=sys.stderr)
         else:
             print(f"tinygrad-mlp train: {e}; nothing saved", file=sys.stderr)
         return 130
-    T.save_checkpoint(out, model, cfg, history)
-    _remember_latest(out)
+    _save(out, model, cfg, history)
     final = history[-1]["test_accuracy"] if history else float("nan")
     print(f"test accuracy {100 * final:.2f}% after {time.perf_counter() - start:.1f}s; "
           f"saved {out}")
