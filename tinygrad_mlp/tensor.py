@@ -27,6 +27,7 @@ import contextlib
 import functools
 import inspect
 import itertools
+import operator
 import os
 import threading
 import traceback
@@ -1221,8 +1222,7 @@ class _Plan:
         self.nodes, self.steps, self.slot = nodes, steps, slot  # slot: id(tensor) -> i
 
 
-def _seq_of(t: Tensor) -> int:
-    return t._seq
+_seq_of = operator.attrgetter("_seq")
 
 
 def _plan(roots: Sequence[Tensor]) -> _Plan:
@@ -1246,13 +1246,14 @@ def _plan(roots: Sequence[Tensor]) -> _Plan:
             continue
         if ctx.modified is not None:
             raise _modified_error(ctx, "its output", *ctx.modified)
-        needs = ctx.needs_input_grad
+        needs, versions = ctx.needs_input_grad, ctx.versions
         edges = []
         for k, p in enumerate(ctx.parents):
             if not needs[k]:
                 continue
-            if p._vc is not None:
-                p = _input_as_read(ctx, k, p)
+            vc = p._vc
+            if vc is not None and vc[0] != (0 if versions is None else versions[k]):
+                p = _input_as_read(ctx, k, p)  # changed in place since the op read it
             edges.append((k, p))
             if id(p) not in seen:
                 seen[id(p)] = p
@@ -1284,8 +1285,6 @@ def _input_as_read(ctx: Any, k: int, p: Tensor) -> Tensor:
     gradient goes to the tensor's earlier version (the node the in-place op kept)."""
     read = ctx.versions[k] if ctx.versions is not None else 0
     now = p._vc[0]
-    if now == read:
-        return p
     if ctx.saved and any(
         type(s) is np.ndarray and np.may_share_memory(s, p.data) for s in ctx.saved
     ):
