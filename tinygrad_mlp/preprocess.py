@@ -62,7 +62,7 @@ def check_size(width: int, height: int, source: str = "image") -> None:
     """Refuse an image of more than ``MAX_PIXELS`` pixels (before it is decoded)."""
     if width * height > MAX_PIXELS:
         raise ImageError(f"{source}: {width}x{height} = {width * height:,} pixels; at most "
-                         f"{MAX_PIXELS:,} (4096x4096) are read")
+                         f"{MAX_PIXELS:,} are read")
 
 
 def from_pil(im: Any, source: str = "image") -> np.ndarray:
