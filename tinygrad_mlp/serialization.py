@@ -159,7 +159,9 @@ def save(obj: Any, path: str | os.PathLike[str], compress: bool = False) -> None
 
     The file is an ``.npz`` archive (no pickle), written atomically: the previous file,
     if any, is replaced only once the new one is complete and on disk. ``path`` is used
-    exactly as given (no ``.npz`` is appended).
+    exactly as given (no ``.npz`` is appended). A path ending in ``.safetensors`` writes
+    that format instead (the ``safetensors`` extra; see :func:`_safetensors_bytes`):
+    a flat state_dict that PyTorch and Hugging Face tools read.
 
     Parameters
     ----------
@@ -178,11 +180,13 @@ def save(obj: Any, path: str | os.PathLike[str], compress: bool = False) -> None
     >>> ckpt["meta"]["epoch"], ckpt["model"]["w"].shape
     (3, (2, 2))
     """
-    arrays: dict[str, np.ndarray] = {}
-    manifest = {"format": _FORMAT, "root": _flatten(obj, [], arrays)}
-    blob = json.dumps(manifest, separators=(",", ":")).encode("utf-8")
-    members = {**arrays, MANIFEST_KEY: np.frombuffer(blob, dtype=np.uint8)}
     path = os.fspath(path)
+    payload = _safetensors_bytes(obj, path) if _is_safetensors(path) else None
+    if payload is None:
+        arrays: dict[str, np.ndarray] = {}
+        manifest = {"format": _FORMAT, "root": _flatten(obj, [], arrays)}
+        blob = json.dumps(manifest, separators=(",", ":")).encode("utf-8")
+        members = {**arrays, MANIFEST_KEY: np.frombuffer(blob, dtype=np.uint8)}
     directory = os.path.dirname(os.path.abspath(path))
     _remove_stale_temps(directory, os.path.basename(path))
     fd, tmp = tempfile.mkstemp(
@@ -190,8 +194,11 @@ def save(obj: Any, path: str | os.PathLike[str], compress: bool = False) -> None
     )
     try:
         with os.fdopen(fd, "wb") as f:
-            writer = np.savez_compressed if compress else np.savez
-            writer(f, allow_pickle=False, **members)
+            if payload is not None:
+                f.write(payload)
+            else:
+                writer = np.savez_compressed if compress else np.savez
+                writer(f, allow_pickle=False, **members)
             f.flush()
             os.fsync(f.fileno())
         try:
@@ -283,6 +290,8 @@ def load(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
     dtype('float32')
     """
     path = os.fspath(path)
+    if _is_safetensors(path):
+        return _load_safetensors(path, max_bytes)
     try:
         arrays = _read_npz(path, max_bytes)
     except (FileNotFoundError, IsADirectoryError, PermissionError, CheckpointError):
@@ -307,6 +316,72 @@ def load(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
             from None
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
         raise CheckpointError(f"{path}: checkpoint manifest is corrupt ({e})") from e
+
+
+# ----- .safetensors (optional extra): the format PyTorch / Hugging Face users exchange ----
+
+_SAFETENSORS_HINT = "pip install 'tinygrad_mlp[safetensors]' (or save to a .npz path)"
+
+
+def _is_safetensors(path: str) -> bool:
+    return path.lower().endswith(".safetensors")
+
+
+def _safetensors_numpy(path: str) -> Any:
+    try:
+        from safetensors import numpy as st_numpy
+    except ImportError:
+        raise ImportError(
+            f"{path}: .safetensors files need the safetensors package: {_SAFETENSORS_HINT}"
+        ) from None
+    return st_numpy
+
+
+def _flat_arrays(obj: Any, prefix: str, out: dict[str, np.ndarray], path: str) -> None:
+    """Arrays of a (nested) state_dict under dotted names, as PyTorch names parameters."""
+    if isinstance(obj, Tensor):
+        obj = obj.data
+    if isinstance(obj, (np.ndarray, np.generic)):
+        out[prefix] = np.asarray(obj).copy(order="C")  # keeps 0-d (ascontiguousarray would not)
+        return
+    if isinstance(obj, Mapping):
+        for key, value in obj.items():
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise TypeError(f"save {path}: keys must be str or int, got {key!r}")
+            _flat_arrays(value, f"{prefix}.{key}" if prefix else str(key), out, path)
+        return
+    raise TypeError(
+        f"save {path}: .safetensors holds only arrays, but {prefix or '<root>'!r} is a "
+        f"{type(obj).__name__}; save it to a .npz path instead"
+    )
+
+
+def _safetensors_bytes(obj: Any, path: str) -> bytes:
+    """``obj`` — a state_dict (name → Tensor/array), or nested dicts of them, flattened to
+    dotted names — as .safetensors bytes (a JSON header of names, dtypes, shapes, offsets,
+    then the raw data: no code, safe to load from anyone)."""
+    arrays: dict[str, np.ndarray] = {}
+    _flat_arrays(obj, "", arrays, path)
+    if "" in arrays:
+        raise TypeError(f"save {path}: .safetensors needs a dict of arrays, not a bare array")
+    return bytes(_safetensors_numpy(path).save(arrays))
+
+
+def _load_safetensors(path: str, max_bytes: int | None) -> dict[str, np.ndarray]:
+    """``{name: ndarray}`` from a .safetensors file (e.g. written by ``safetensors.torch``)."""
+    st_numpy = _safetensors_numpy(path)
+    size = os.path.getsize(path)  # FileNotFoundError names the path
+    if max_bytes is not None and size > max_bytes:
+        raise CheckpointError(f"{path}: {size} bytes is over the limit of {max_bytes}")
+    try:
+        return dict(st_numpy.load_file(path))
+    except (IsADirectoryError, PermissionError):
+        raise
+    except Exception as e:  # the package raises its own SafetensorError for a bad header
+        raise CheckpointError(
+            f"{path}: not a readable .safetensors file (corrupt or truncated?): "
+            f"{type(e).__name__}: {e}"
+        ) from e
 
 
 def _read_npz(path: str, max_bytes: int | None) -> dict[str, np.ndarray]:
