@@ -479,33 +479,28 @@ def test_the_reproducers_of_issue_10():
 # ----- losses that take probabilities: soft, unnormalised targets ------------------------------
 
 
-def soft_cross_entropy(x: np.ndarray, q: np.ndarray, axis: int = 1) -> np.ndarray:
+def log_softmax_ref(x: np.ndarray) -> np.ndarray:
+    z = x - x.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def soft_cross_entropy(x: np.ndarray, q: np.ndarray) -> np.ndarray:
     """torch's definition for probability targets: mean over samples of -Σ_c q·log_softmax
     (rows of q need not sum to 1)."""
-    z = x - x.max(axis, keepdims=True)
-    log_p = z - np.log(np.exp(z).sum(axis, keepdims=True))
-    per_sample = -(q * log_p).sum(axis)
-    return per_sample.mean() if x.ndim > 1 else per_sample
+    return (-(q * log_softmax_ref(x)).sum(-1)).mean()
 
 
 @settings(max_examples=EXAMPLES)
 @given(data=st.data())
-def test_cross_entropy_soft_unnormalised_targets(data):
-    """Issue 10, bug 2: the gradient assumed rows of the target sum to 1."""
+def test_cross_entropy_soft_target_gradient_by_hand(data):
+    """Issue 10, bug 2: the gradient assumed rows of the target sum to 1. By hand, the
+    gradient of mean_n -Σ_c q·log_softmax(x) is ((Σ_c q)·softmax(x) - q) / N."""
     n, c = data.draw(st.integers(1, 4)), data.draw(st.integers(2, 5))
     x = data.draw(tst.arrays((n, c), layout=None))
     q = data.draw(tst.arrays((n, c), min_value=0.0, max_value=3.0, layout=None))
-    reduction = data.draw(st.sampled_from(["mean", "sum", "none"]))
-    out = F.cross_entropy(Tensor(x), q, reduction=reduction)
-    z = x - x.max(1, keepdims=True)
-    losses = -(q * (z - np.log(np.exp(z).sum(1, keepdims=True)))).sum(1)
-    expected = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
-    assert_close(out, np.asarray(expected), f"cross_entropy soft, {reduction}")
-    xt, qt = Tensor(np.array(x), requires_grad=True), Tensor(np.array(q), requires_grad=True)
-    assert tg.gradcheck(lambda a, b: F.cross_entropy(a, b, reduction=reduction), [xt, qt])
-    loss = F.cross_entropy(xt, q)  # the gradient, by hand: (Σ_c q)·softmax - q, over N
-    loss.backward()
-    softmax = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    xt = Tensor(x, requires_grad=True)
+    F.cross_entropy(xt, q).backward()
+    softmax = np.exp(log_softmax_ref(x))
     np.testing.assert_allclose(xt.grad.data, (q.sum(1, keepdims=True) * softmax - q) / n,
                                rtol=1e-10, atol=1e-12)
 
@@ -519,7 +514,7 @@ def test_cross_entropy_soft_targets_in_every_code_path(variant):
     if variant == "unbatched":
         loss = lambda a, b: F.cross_entropy(a, b)  # noqa: E731
         x, q = x[0], q[0]
-        expected = soft_cross_entropy(x, q, axis=0)
+        expected = soft_cross_entropy(x, q)
     elif variant == "smoothing":
         loss = lambda a, b: F.cross_entropy(a, b, label_smoothing=0.2)  # noqa: E731
         expected = soft_cross_entropy(x, 0.8 * q + 0.2 / 4)
@@ -552,31 +547,88 @@ def test_cross_entropy_soft_targets_match_torch():
     np.testing.assert_allclose(x0.grad.data, [[-1 / 3, -1 / 3, 2 / 3]], rtol=1e-12)
 
 
+@dataclasses.dataclass(frozen=True)
+class ProbLoss:
+    """A loss whose target is a probability (or a weight of one): soft targets apply."""
+
+    name: str
+    fn: Callable[..., Tensor]  # (input, target, reduction=) -> Tensor
+    ref: Callable[[np.ndarray, np.ndarray], np.ndarray]  # losses before the reduction
+    x_range: tuple[float, float]
+    t_range: tuple[float, float]
+    torch_name: str  # torch.nn.functional.<torch_name>, the oracle when installed
+
+
+#: Every loss that takes probabilities. Adding one: one line here.
+PROB_LOSSES = [
+    ProbLoss("cross_entropy", F.cross_entropy, lambda x, t: -(t * log_softmax_ref(x)).sum(-1),
+             (-3, 3), (0, 3), "cross_entropy"),
+    ProbLoss("CrossEntropyLoss", lambda x, t, reduction: tg.nn.CrossEntropyLoss(
+        reduction=reduction)(x, t), lambda x, t: -(t * log_softmax_ref(x)).sum(-1),
+             (-3, 3), (0, 3), "cross_entropy"),
+    ProbLoss("binary_cross_entropy", F.binary_cross_entropy,
+             lambda p, t: -(t * np.log(p) + (1 - t) * np.log(1 - p)),
+             (0.05, 0.95), (0, 1), "binary_cross_entropy"),
+    ProbLoss("BCELoss", lambda p, t, reduction: tg.nn.BCELoss(reduction=reduction)(p, t),
+             lambda p, t: -(t * np.log(p) + (1 - t) * np.log(1 - p)),
+             (0.05, 0.95), (0, 1), "binary_cross_entropy"),
+    ProbLoss("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits,
+             lambda x, t: np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))),
+             (-3, 3), (0, 1), "binary_cross_entropy_with_logits"),
+    ProbLoss("BCEWithLogitsLoss", lambda x, t, reduction: tg.nn.BCEWithLogitsLoss(
+        reduction=reduction)(x, t),
+             lambda x, t: np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))),
+             (-3, 3), (0, 1), "binary_cross_entropy_with_logits"),
+    ProbLoss("kl_div", F.kl_div, lambda x, t: t * (np.log(t) - x), (-3, 0), (0.05, 2),
+             "kl_div"),
+]
+
+
+@pytest.mark.parametrize("loss", PROB_LOSSES, ids=lambda loss: loss.name)
 @settings(max_examples=EXAMPLES)
 @given(data=st.data())
-def test_binary_cross_entropy_soft_targets(data):
-    """Targets anywhere in [0, 1], not only 0/1: -(t·log p + (1 - t)·log(1 - p))."""
-    shape = data.draw(tst.shapes(min_dims=1, max_dims=2, max_side=4))
-    p = data.draw(tst.arrays(shape, min_value=0.05, max_value=0.95, layout=None))
-    t = data.draw(tst.arrays(shape, min_value=0.0, max_value=1.0, layout=None))
-    expected = -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean()
-    assert_close(F.binary_cross_entropy(Tensor(p), t), np.asarray(expected), "bce")
-    assert tg.gradcheck(lambda a: F.binary_cross_entropy(a, t),
-                        [Tensor(np.array(p), requires_grad=True)])
+def test_probability_losses_take_soft_unnormalised_targets(loss, data):
+    """Targets anywhere in their range (rows need not sum to 1, labels need not be 0/1):
+    values against the definition, gradients in the input *and* the target by gradcheck."""
+    shape = data.draw(tst.shapes(min_dims=2, max_dims=2, min_side=1, max_side=4))
+    x = data.draw(tst.arrays(shape, min_value=loss.x_range[0], max_value=loss.x_range[1],
+                             layout=None))
+    t = data.draw(tst.arrays(shape, min_value=loss.t_range[0], max_value=loss.t_range[1],
+                             layout=None))
+    reduction = data.draw(st.sampled_from(["mean", "sum", "none"]))
+    losses = loss.ref(x, t)
+    expected = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+    assert_close(loss.fn(Tensor(x), t, reduction=reduction), np.asarray(expected),
+                 f"{loss.name}, {reduction}")
+    lo, hi = loss.t_range  # strictly inside, so that t ± eps is still a valid target
+    inside = lo + (hi - lo) * (0.01 + 0.98 * (t - lo) / (hi - lo))
+    assert tg.gradcheck(lambda a, b: loss.fn(a, b, reduction=reduction),
+                        [Tensor(x, requires_grad=True), Tensor(inside, requires_grad=True)])
 
 
-def test_binary_cross_entropy_soft_targets_match_torch():
+@pytest.mark.parametrize("loss", PROB_LOSSES, ids=lambda loss: loss.name)
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")  # torch's kl_div advice
+def test_probability_losses_match_torch_on_soft_targets(loss):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
-    p, t = rng.uniform(0.05, 0.95, (3, 4)), rng.uniform(0, 1, (3, 4))
-    pt = Tensor(p, requires_grad=True)
-    F.binary_cross_entropy(pt, t).backward()
-    pr = torch.tensor(p, requires_grad=True)
-    ref = torch.nn.functional.binary_cross_entropy(pr, torch.tensor(t))
-    ref.backward()
-    np.testing.assert_allclose(F.binary_cross_entropy(Tensor(p), t).data, ref.item(),
-                               rtol=1e-12)
-    np.testing.assert_allclose(pt.grad.data, pr.grad.numpy(), rtol=1e-10)
+    x = rng.uniform(*loss.x_range, (3, 4))
+    t = rng.uniform(*loss.t_range, (3, 4))
+    oracle = getattr(torch.nn.functional, loss.torch_name)
+    for reduction in ("mean", "sum", "none"):
+        xt, tt = Tensor(x, requires_grad=True), Tensor(t, requires_grad=True)
+        out = loss.fn(xt, tt, reduction=reduction)
+        g = np.linspace(-1.0, 1.0, out.size).reshape(out.shape)
+        out.backward(g)
+        xr = torch.tensor(x, requires_grad=True)
+        tr = torch.tensor(t, requires_grad=True)
+        ref = oracle(xr, tr, reduction=reduction)
+        ref.backward(torch.tensor(g))
+        what = f"{loss.name}, {reduction}"
+        np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-12, err_msg=what)
+        np.testing.assert_allclose(xt.grad.data, xr.grad.numpy(), rtol=1e-10, atol=1e-14,
+                                   err_msg=f"{what}: input gradient")
+        np.testing.assert_allclose(tt.grad.data, tr.grad.numpy(), rtol=1e-10, atol=1e-14,
+                                   err_msg=f"{what}: target gradient")
 
 
 # ----- custom Functions: ctx.needs_input_grad inside forward ------------------------------------
