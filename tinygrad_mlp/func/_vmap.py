@@ -45,8 +45,11 @@ class _Unbatchable(Exception):
 
 _ELEMENTWISE = {
     "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Exp", "Log", "Sqrt", "Abs", "Sigmoid", "Tanh",
-    "ReLU", "Clip", "Maximum", "Where", "Cast", "_Identity",
+    "ReLU", "Clip", "Maximum", "Where", "Cast", "_Identity", "Clone", "Sin", "Cos", "Tan",
+    "Log2", "Log1p", "Exp2", "Expm1", "Rsqrt", "Reciprocal", "Square", "Rounding", "Erf",
+    "Hardtanh", "Hardswish", "ELU", "Softplus", "LogSigmoid",
 }
+_REDUCTIONS = {"Sum", "Max", "Prod", "Norm"}  # options axis= (None: all) and keepdims=
 
 
 def _ops():
@@ -108,8 +111,10 @@ def _apply_batched(cls: type, args: list, batched: list[bool], ranks: list[int],
                                                         + c.value.shape[1:])}
         return cls.apply(*new, **kwargs)
     (r0,) = ranks[:1] or (0,)
-    if name in ("Sum", "Max"):
+    if name in _REDUCTIONS:
         return cls.apply(args[0], **{**kwargs, "axis": _axes_plus_one(kwargs.get("axis"), r0)})
+    if name in ("CumSum", "CumProd") and kwargs.get("axis", 0) is not None and r0:
+        return cls.apply(args[0], axis=int(kwargs.get("axis", 0)) % r0 + 1)
     if name in ("Softmax", "LogSoftmax"):
         return cls.apply(args[0], axis=int(kwargs.get("axis", -1)) % max(r0, 1) + 1)
     if name == "Reshape":
@@ -230,13 +235,24 @@ def _trace(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[list, Any]:
 
 
 def _symbols(tape: list, inputs: Sequence[Any]) -> dict[int, tuple]:
-    """id of every Tensor the tape made or got as an input -> a name valid in any trace."""
-    names: dict[int, tuple] = {id(x): ("in", j) for j, x in enumerate(inputs)
-                               if isinstance(x, Tensor)}
+    """id of every Tensor the tape made or got as an input, and of its array (a Tensor
+    made around the same array, like a transform's fresh leaf, is an alias) -> a name
+    valid in any trace."""
+    names: dict[int, tuple] = {}
+    for j, x in enumerate(inputs):
+        if isinstance(x, Tensor):
+            names[id(x)] = names[id(x.data)] = ("in", j)
     for k, (_, _, _, res) in enumerate(tape):
         for m, r in enumerate(res if isinstance(res, tuple) else (res,)):
             names[id(r)] = ("op", k, m)
+            names.setdefault(id(r.data), ("op", k, m))
     return names
+
+
+def _symbol(x: Any, names: dict[int, tuple]) -> tuple | None:
+    if not isinstance(x, Tensor):
+        return None
+    return names.get(id(x)) or names.get(id(x.data))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -293,6 +309,8 @@ class _Replay:
             for a in args:
                 if isinstance(a, Tensor) and id(a) in self.value:
                     t, b, r = self.value[id(a)]
+                elif isinstance(a, Tensor) and id(a.data) in self.arrays:  # an alias
+                    t, b, r = self.arrays[id(a.data)][0], True, a.ndim
                 else:
                     t, b, r = (a, False, np.ndim(a.data if isinstance(a, Tensor) else a))
                     if isinstance(self._const(getattr(a, "data", a)), _BatchedConst):
@@ -329,8 +347,8 @@ def _check_tapes(t0: list, t1: list, n0: dict, n1: dict, replay: _Replay) -> Non
         if c0 is not c1 or len(a0) != len(a1) or k0.keys() != k1.keys():
             raise _Unbatchable("fn runs different ops for different examples")
         for x, y in zip(a0, a1, strict=True):
-            if isinstance(x, Tensor) and id(x) in n0:
-                if not isinstance(y, Tensor) or n1.get(id(y)) != n0[id(x)]:
+            if _symbol(x, n0) is not None:
+                if _symbol(y, n1) != _symbol(x, n0):
                     raise _Unbatchable("fn wires its ops differently for different examples")
             elif not _same(getattr(x, "data", x), getattr(y, "data", y)):
                 raise _Unbatchable(
