@@ -16,8 +16,8 @@ works it out on a tiny example): each input pixel receives g from every output w
 window covered it, weighted by the kernel entry that touched it. ``_col2im`` does that
 scatter with one strided add per kernel tap.
 
-Pooling: ``MaxPool2d`` remembers, for each output, the flat position of its window's
-first maximum (PyTorch's tie rule), so its backward scatters g to those positions
+Pooling: ``MaxPool2d`` remembers, for each output, which kernel tap held its window's
+first maximum (PyTorch's tie rule), so its backward scatters g to those pixels
 (``PoolScatter``) and that scatter's backward gathers from them (``PoolGather``).
 ``AvgPool2d`` is a window sum times a constant, its backward (``AvgPoolSpread``) spreads
 g evenly over each window; again each is the other's backward.
@@ -354,118 +354,122 @@ class ConvWeightGrad(Function):
 # ----- max pooling ---------------------------------------------------------------------------
 
 
-def _gather(a: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """out[n, c, k] = a[n, c].flat[index[n, c, k]], shaped like ``index``."""
-    n, c = a.shape[:2]
-    flat = np.take_along_axis(a.reshape(n, c, -1), index.reshape(n, c, -1), axis=2)
-    return flat.reshape(index.shape)
+def _spread(parts: Any, geom: Geometry, dtype: Any) -> np.ndarray:
+    """The adjoint of reading the taps: add ``parts(k)`` (one array per output, for kernel tap
+    k) onto the input pixels tap k read, then drop the padding."""
+    n, c, h, w = geom.x_shape
+    t, b, left, r = geom.pads
+    acc = np.zeros((n, c, h + t + b, w + left + r), dtype)
+    for k, (_, _, rows, cols) in enumerate(_taps(geom)):
+        acc[:, :, rows, cols] += parts(k)
+    return acc[:, :, t : t + h, left : left + w]
 
 
 def _overlapping(geom: Geometry) -> bool:
-    """Can two windows share an input pixel (so a scatter must add, not assign)?"""
+    """Can two windows share an input pixel (so a scatter must add, not just write)?"""
     (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
     return sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
+
+
+def _winners(ctx: Context) -> np.ndarray:
+    """Per max-pool output, the index of the kernel tap that won: the first one equal to the
+    maximum (or NaN), found by scanning the taps backwards so earlier ones overwrite later
+    ones. Worked out when a gradient first needs it (inference never pays for it)."""
+    if ctx.tap is None:
+        xp, y = ctx.padded, ctx.pooled
+        taps = _taps(ctx.geom)
+        tap = np.zeros(y.shape, np.int8 if len(taps) < 128 else np.int32)
+        nan = y.dtype.kind == "f" and np.isnan(y).any()
+        for k in range(len(taps) - 1, -1, -1):
+            v = xp[:, :, taps[k][2], taps[k][3]]
+            hit = v == y
+            if nan:
+                hit |= np.isnan(v)
+            np.copyto(tap, k, where=hit)
+        ctx.tap, ctx.padded, ctx.pooled = tap, None, None
+    return ctx.tap
 
 
 class MaxPool2d(Function):
     """y = the largest x in each window (padding counts as −∞);  dx = g sent to that element.
 
-    On ties the first maximum in the window's row-major scan gets all of g, as PyTorch; a
-    window wholly in the padding gives −∞ and passes no gradient (``keep`` masks it out).
-    dx = PoolScatter(g), and jvp: ẏ = PoolGather(ẋ) at the same positions.
+    The winner of each window is the first maximum in its row-major scan, as PyTorch (see
+    ``_winners``); a window wholly in the padding gives −∞ and its gradient lands on the
+    padding, which is dropped (as PyTorch: no gradient).
+    dx = PoolScatter(g), and jvp: ẏ = PoolGather(ẋ) with the same winners.
     """
 
     @staticmethod
     def forward(ctx, x, geom=None):
         _check(x, geom.x_shape, "max_pool2d", "input")
-        w = x.shape[3]
-        (sh, sw), (dh, dw), (oh, ow) = geom.stride, geom.dilation, geom.out
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = _pad(x, geom.pads, fill)
         taps = _taps(geom)
         y = xp[:, :, taps[0][2], taps[0][3]].copy()
-        for _, _, rows, cols in taps[1:]:  # one elementwise maximum per kernel tap
-            np.maximum(y, xp[:, :, rows, cols], out=y)  # (NaN propagates, as torch)
-        # Which tap won: the first one equal to the maximum (or NaN), found by scanning the
-        # taps backwards so earlier ones overwrite later ones.
-        tap = np.zeros(y.shape, np.int16 if len(taps) < 2**15 else np.int32)
-        nan = y.dtype.kind == "f" and np.isnan(y).any()
-        for k, (_, _, rows, cols) in reversed(list(enumerate(taps))):
-            hit = xp[:, :, rows, cols] == y
-            if nan:
-                hit |= np.isnan(xp[:, :, rows, cols])
-            np.copyto(tap, k, where=hit)
-        i, j = np.divmod(tap, geom.kernel[1])
-        rows = (np.arange(oh) * sh - geom.pads[0])[:, None] + i * dh
-        cols = np.arange(ow) * sw - geom.pads[2] + j * dw
-        ctx.keep = None  # or where a window lies wholly in the padding (y = −inf): no gradient
-        if any(geom.pads):
-            inside = (rows >= 0) & (rows < x.shape[2]) & (cols >= 0) & (cols < w)
-            if not inside.all():
-                ctx.keep = inside
-                rows, cols = np.where(inside, rows, 0), np.where(inside, cols, 0)
-        ctx.index = rows * w + cols  # flat position of the winner in the (H, W) plane
-        ctx.geom = geom
+        for _, _, rows, cols in taps[1:]:  # one elementwise maximum per tap (NaN propagates)
+            np.maximum(y, xp[:, :, rows, cols], out=y)
+        ctx.geom, ctx.tap, ctx.padded, ctx.pooled = geom, None, xp, y
         return y
 
     @staticmethod
     def backward(ctx, g):
-        return _apply_or_run(PoolScatter, g, index=ctx.index, geom=ctx.geom, keep=ctx.keep)
+        return _apply_or_run(PoolScatter, g, tap=_winners(ctx), geom=ctx.geom)
 
     @staticmethod
     def jvp(ctx, tx):
-        return _apply_or_run(PoolGather, tx, index=ctx.index, geom=ctx.geom, keep=ctx.keep)
+        return _apply_or_run(PoolGather, tx, tap=_winners(ctx), geom=ctx.geom)
 
 
 class PoolScatter(Function):
-    """dx = zeros of the input's shape with g[n, c, k] added at index[n, c, k] (the max-pool
-    backward; overlapping windows may send several g to one pixel, which add up).
+    """dx = zeros of the input's shape with each g added at its window's winning tap (the
+    max-pool backward; overlapping windows may send several g to one pixel: they add up).
 
-    Linear in g: its backward is PoolGather at the same index, and jvp: PoolScatter(ġ).
+    Linear in g: its backward is PoolGather with the same winners, and jvp: PoolScatter(ġ).
     """
 
     @staticmethod
-    def forward(ctx, g, index=None, geom=None, keep=None):
-        _check(g, index.shape, "max_pool2d backward", "gradient")
-        ctx.index, ctx.geom, ctx.keep = index, geom, keep
-        if keep is not None:
-            g = np.where(keep, g, 0)
-        n, c, h, w = geom.x_shape
-        if not _overlapping(geom):  # each pixel is in at most one window: assign
-            out = np.zeros((n, c, h * w), g.dtype)
-            np.put_along_axis(out, index.reshape(n, c, -1), g.reshape(n, c, -1), axis=2)
-            return out.reshape(n, c, h, w)
-        where = index.reshape(n * c, -1) + (np.arange(n * c) * (h * w))[:, None]
-        out = np.bincount(where.ravel(), weights=g.ravel(), minlength=n * c * h * w)
-        return out.astype(g.dtype, copy=False).reshape(n, c, h, w)
+    def forward(ctx, g, tap=None, geom=None):
+        _check(g, tap.shape, "max_pool2d backward", "gradient")
+        ctx.tap, ctx.geom = tap, geom
+        if _overlapping(geom):
+            return _spread(lambda k: np.where(tap == k, g, 0), geom, g.dtype)
+        n, c, h, w = geom.x_shape  # each pixel in one window at most: write, do not add
+        t, b, left, r = geom.pads
+        out = np.zeros((n, c, h + t + b, w + left + r), g.dtype)
+        for k, (_, _, rows, cols) in enumerate(_taps(geom)):
+            np.multiply(g, tap == k, out=out[:, :, rows, cols])
+        return out[:, :, t : t + h, left : left + w]
 
     @staticmethod
     def backward(ctx, a):
-        return _apply_or_run(PoolGather, a, index=ctx.index, geom=ctx.geom, keep=ctx.keep)
+        return _apply_or_run(PoolGather, a, tap=ctx.tap, geom=ctx.geom)
 
     @staticmethod
     def jvp(ctx, tg_):
-        return _apply_or_run(PoolScatter, tg_, index=ctx.index, geom=ctx.geom, keep=ctx.keep)
+        return _apply_or_run(PoolScatter, tg_, tap=ctx.tap, geom=ctx.geom)
 
 
 class PoolGather(Function):
-    """y[n, c, k] = a[n, c] at flat position index[n, c, k] (max-pool's selection, with the
-    positions fixed);  da = PoolScatter(g).  jvp: PoolGather(ȧ)."""
+    """y = a at each window's winning tap (max-pool's selection, with the winners fixed;
+    padding reads as 0);  da = PoolScatter(g).  jvp: PoolGather(ȧ)."""
 
     @staticmethod
-    def forward(ctx, a, index=None, geom=None, keep=None):
+    def forward(ctx, a, tap=None, geom=None):
         _check(a, geom.x_shape, "max_pool2d", "input")
-        ctx.index, ctx.geom, ctx.keep = index, geom, keep
-        picked = _gather(a, index)
-        return picked if keep is None else np.where(keep, picked, 0)
+        ctx.tap, ctx.geom = tap, geom
+        ap = _pad(a, geom.pads)
+        y = np.zeros(tap.shape, a.dtype)
+        for k, (_, _, rows, cols) in enumerate(_taps(geom)):
+            np.copyto(y, ap[:, :, rows, cols], where=tap == k)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        return _apply_or_run(PoolScatter, g, index=ctx.index, geom=ctx.geom, keep=ctx.keep)
+        return _apply_or_run(PoolScatter, g, tap=ctx.tap, geom=ctx.geom)
 
     @staticmethod
     def jvp(ctx, ta):
-        return _apply_or_run(PoolGather, ta, index=ctx.index, geom=ctx.geom, keep=ctx.keep)
+        return _apply_or_run(PoolGather, ta, tap=ctx.tap, geom=ctx.geom)
 
 
 # ----- average pooling ------------------------------------------------------------------------
@@ -523,11 +527,7 @@ class AvgPoolSpread(Function):
         ctx.options = dict(geom=geom, count_include_pad=count_include_pad,
                            divisor_override=divisor_override)
         share = g * np.asarray(_avg_scale(geom, count_include_pad, divisor_override), g.dtype)
-        t, b, left, r = geom.pads
-        acc = np.zeros((n, c, h + t + b, w + left + r), g.dtype)
-        for _, _, rows, cols in _taps(geom):
-            acc[:, :, rows, cols] += share
-        return acc[:, :, t : t + h, left : left + w]
+        return _spread(lambda k: share, geom, share.dtype)
 
     @staticmethod
     def backward(ctx, a):
