@@ -362,3 +362,70 @@ def test_relu_tangent_at_zero_is_zero_as_torch():
     _, d = tgf.jvp(lambda t: t.relu(), (x,), (v,))
     _, expected = torch.func.jvp(torch.relu, (torch.tensor(x),), (torch.tensor(v),))
     np.testing.assert_array_equal(d.data, expected.numpy())
+
+
+# ----- the rest of the op list (issue 12's surface, convolution): one line per op ---------------
+
+_IDX = np.array([[0, 2, 1, 3], [3, 3, 0, 1], [1, 0, 2, 2]])
+_KINKS = [-3.0, -1.0, 0.0, 1.0, 3.0, 6.0]  # hardtanh, relu6, hardswish, hardsigmoid, ...
+OTHER_OPS = {  # name -> (fn of one (3, 4) array-like, how to prepare the input)
+    "sin": (tg.sin, None), "cos": (tg.cos, None), "tan": (tg.tan, None),
+    "log2": (tg.log2, "positive"), "log1p": (tg.log1p, "positive"), "exp2": (tg.exp2, None),
+    "expm1": (tg.expm1, None), "rsqrt": (tg.rsqrt, "positive"),
+    "reciprocal": (tg.reciprocal, "positive"), "square": (tg.square, None),
+    "floor": (tg.floor, "off-grid"), "ceil": (tg.ceil, "off-grid"),
+    "round": (tg.round, "off-grid"), "trunc": (tg.trunc, "off-grid"),
+    "sign": (tg.sign, "off-grid"),
+    "prod": (lambda x: tg.prod(x, axis=1), None), "cumsum": (lambda x: tg.cumsum(x, axis=0), None),
+    "cumprod": (lambda x: tg.cumprod(x, axis=1), None),
+    "flip": (lambda x: tg.flip(x, axis=0), None),
+    "roll": (lambda x: tg.roll(x, 1, axis=1), None), "tile": (lambda x: tg.tile(x, (2, 1)), None),
+    "tril": (tg.tril, None), "triu": (lambda x: tg.triu(x, 1), None),
+    "pad": (lambda x: tg.pad(x, ((1, 0), (0, 2))), None),
+    "einsum": (lambda x: tg.einsum("ij,kj->ik", x, x), None), "norm": (tg.norm, None),
+    "logsumexp": (lambda x: tg.logsumexp(x, axis=1), None),
+    "var": (lambda x: tg.var(x, axis=0), None), "std": (lambda x: tg.std(x, axis=1), None),
+    "squeeze/unsqueeze": (lambda x: tg.squeeze(tg.unsqueeze(x, 0)), None),
+    "narrow": (lambda x: tg.narrow(x, 1, 1, 2), None),
+    "chunk": (lambda x: tg.chunk(x, 2, axis=1)[1] * 1.0, None),
+    "unbind": (lambda x: tg.unbind(x, 0)[2] * 1.0, None),
+    "take_along_axis": (lambda x: tg.take_along_axis(x, _IDX, 1), None),
+    "gather": (lambda x: tg.gather(x, 1, _IDX), None),
+    "index_select": (lambda x: tg.index_select(x, 0, np.array([2, 0, 2])), None),
+    "scatter_add": (lambda x: tg.scatter_add(x, 1, _IDX, x * x), None),
+    "clone": (tg.clone, None), "hstack": (lambda x: tg.hstack([x, x * 2]), None),
+    "vstack": (lambda x: tg.vstack([x, x.exp()]), None),
+    "elu": (F.elu, "off-kinks"), "celu": (F.celu, "off-kinks"), "selu": (F.selu, "off-kinks"),
+    "gelu": (F.gelu, None), "gelu-tanh": (lambda x: F.gelu(x, approximate="tanh"), None),
+    "silu": (F.silu, None), "mish": (F.mish, None), "softplus": (F.softplus, None),
+    "logsigmoid": (F.logsigmoid, None), "softsign": (F.softsign, "off-kinks"),
+    "hardtanh": (F.hardtanh, "off-kinks"), "hardswish": (F.hardswish, "off-kinks"),
+    "relu6": (F.relu6, "off-kinks"), "leaky_relu": (F.leaky_relu, "off-kinks"),
+    "hardsigmoid": (F.hardsigmoid, "off-kinks"),
+    "l1_loss": (lambda x: F.l1_loss(x, np.full((3, 4), 0.05)), "off-kinks"),
+    "huber_loss": (lambda x: F.huber_loss(x, np.zeros((3, 4)), delta=0.5), None),
+    "smooth_l1_loss": (lambda x: F.smooth_l1_loss(x, np.zeros((3, 4)), beta=0.5), None),
+    "kl_div": (lambda x: F.kl_div(x.log_softmax(1), np.full((3, 4), 0.25)), None),
+    "cosine_similarity": (lambda x: F.cosine_similarity(x, x.exp()), None),
+    "bce_with_logits": (lambda x: F.binary_cross_entropy_with_logits(
+        x, np.full((3, 4), 0.3)), None),
+    "layer_norm": (lambda x: F.layer_norm(x, 4), None),
+    "batch_norm": (lambda x: F.batch_norm(x, None, None, training=True), None),
+    "conv2d": (lambda x: F.conv2d(x.reshape(1, 1, 3, 4), x[:2, :2].reshape(1, 1, 2, 2),
+                                  padding=1), None),
+    "max_pool2d": (lambda x: F.max_pool2d(x.reshape(1, 1, 3, 4), 2, stride=1), None),
+    "avg_pool2d": (lambda x: F.avg_pool2d(x.reshape(1, 1, 3, 4), 2, padding=1), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_OPS))
+@given(x=arrays((3, 4), -1.5, 1.5, unique=True))
+def test_jvp_of_the_rest_of_the_op_list(name, x):
+    fn, prep = OTHER_OPS[name]
+    if prep == "positive":
+        x = np.abs(x) + 0.5
+    elif prep == "off-grid":  # away from the integers and halves where rounding jumps
+        x = np.round(x * 4) / 4 + 0.1
+    elif prep == "off-kinks":
+        x = away_from(x, _KINKS + [0.05], gap=0.02)
+    check_jvp(fn, x)
