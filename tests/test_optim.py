@@ -521,3 +521,45 @@ def test_clip_grad_norm_nonfinite():
     with pytest.raises(RuntimeError, match="non-finite"):
         nn.utils.clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
     assert nn.utils.clip_grad_norm_([], 1.0).item() == 0.0
+
+
+def test_ported_training_script_follows_torch_step_by_step(tmp_path):
+    """docs/coming_from_pytorch.md's loop, both libraries from the same weights (handed
+    over as .safetensors), dropout off, float64: every loss and final weight agrees."""
+    torch = pytest.importorskip("torch")
+    st_torch = pytest.importorskip("safetensors.torch")
+    rng = np.random.default_rng(0)
+    centers = np.array([[2.0, 0.0], [-1.0, 1.7], [-1.0, -1.7]])
+    y = rng.integers(0, 3, 120)
+    x = centers[y] + rng.normal(0, 0.7, (120, 2))
+    orders = [rng.permutation(len(x)) for _ in range(3)]
+
+    def train(lib, nn_, optim_, model, clip):
+        loss_fn = nn_.CrossEntropyLoss(label_smoothing=0.05)
+        opt = optim_.AdamW(model.parameters(), lr=0.01, weight_decay=0.01)
+        sched = optim_.lr_scheduler.OneCycleLR(opt, max_lr=0.05, epochs=3, steps_per_epoch=4)
+        xs, ys, losses = lib.tensor(x), lib.tensor(y), []
+        for order in orders:
+            for i in range(0, len(x), 30):
+                idx = lib.tensor(order[i:i + 30])
+                opt.zero_grad()
+                loss = loss_fn(model(xs[idx]), ys[idx])
+                loss.backward()
+                clip(model.parameters(), max_norm=1.0)
+                opt.step()
+                sched.step()
+                losses.append(loss.item())
+        return losses
+
+    tg.manual_seed(0)
+    ours = nn.Sequential(nn.Linear(2, 16), nn.GELU(), nn.Linear(16, 3)).double()
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.GELU(),
+                                 torch.nn.Linear(16, 3)).double()
+    tg.save(ours.state_dict(), tmp_path / "init.safetensors")
+    theirs.load_state_dict(st_torch.load_file(str(tmp_path / "init.safetensors")))
+    a = train(tg, nn, optim, ours, nn.utils.clip_grad_norm_)
+    b = train(torch, torch.nn, torch.optim, theirs, torch.nn.utils.clip_grad_norm_)
+    np.testing.assert_allclose(a, b, rtol=1e-10)
+    assert a[-1] < 0.5 * a[0]
+    for name, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[name], value.numpy(), rtol=1e-9, atol=1e-12)
