@@ -231,6 +231,9 @@ def test_transform_errors_are_clear():
         tgf.vjp(lambda x: x * 2, np.ones(3))[1](np.ones(2))
     with pytest.raises(TypeError, match="has_aux=True"):
         tgf.grad(lambda x: x.sum(), has_aux=True)(np.ones(3))
+    for jac in (tgf.jacrev, tgf.jacfwd):
+        with pytest.raises(TypeError, match="returned 2 outputs; a Jacobian needs a single"):
+            jac(lambda x: (x, x * 2))(np.ones(2))
 
 
 def test_gradcheck_check_forward_ad_uses_the_jvp_rules():

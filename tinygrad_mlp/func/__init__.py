@@ -192,6 +192,14 @@ def _split_aux(res: Any, has_aux: bool, what: str) -> tuple[Any, Any]:
     return res
 
 
+def _single_output(out: Any, what: str) -> Tensor:
+    """fn's one output as a Tensor (Jacobians here are of single-output functions)."""
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"{what}: fn returned {len(out)} outputs; a Jacobian needs a single "
+                        "Tensor output (take one Jacobian per output)")
+    return _as_tensor(out, what)
+
+
 def _flat_outputs(out: Any, what: str) -> tuple[list[Tensor], bool]:
     """fn's output(s) as a list of Tensors, and whether it was a tuple."""
     many = isinstance(out, (tuple, list))
@@ -314,8 +322,8 @@ def grad(
     gv = grad_and_value(fn, argnums, has_aux)
 
     def wrapper(*args: Any) -> Any:
-        g, (_, aux) = gv(*args) if has_aux else (gv(*args)[0], (None, None))
-        return (g, aux) if has_aux else g
+        g, value = gv(*args)
+        return (g, value[1]) if has_aux else g
 
     wrapper.__name__ = f"grad({getattr(fn, '__name__', 'fn')})"
     wrapper._tg_grad = (fn, argnums, has_aux)  # type: ignore[attr-defined]  (read by vmap)
@@ -470,7 +478,7 @@ def jacrev(fn: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
         for i in nums:
             xs[i] = _lift(args[i], f"jacrev: argument {i}")
         with _reverse_level():
-            out = _as_tensor(fn(*xs), "jacrev: output")
+            out = _single_output(fn(*xs), "jacrev")
         rows: list[list[Tensor]] = [[] for _ in nums]
         for k in range(out.size):
             if not out.requires_grad:
@@ -518,10 +526,10 @@ def jacfwd(fn: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
                 ts: list[Any] = [None] * len(ps)
                 ts[i] = e.reshape(ps[i].shape)
                 out, col = jvp(fn, ps, ts)
-                out_shape = _as_tensor(out, "jacfwd: output").shape
+                out_shape = _single_output(out, "jacfwd").shape
                 cols.append(col)
             if not cols:  # an empty input: still learn the output's shape
-                out_shape = _as_tensor(fn(*ps), "jacfwd: output").shape
+                out_shape = _single_output(fn(*ps), "jacfwd").shape
             jac = _stack_rows(cols, ps[i].shape + out_shape)  # input dims first, then move
             n_in = ps[i].ndim
             perm = tuple(range(n_in, n_in + len(out_shape))) + tuple(range(n_in))
