@@ -24,6 +24,7 @@ below then runs on it.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -231,13 +232,16 @@ OPS = [
         a, b), arity=2),  # ints: not yet, outer is a mul (see KNOWN)
 ]
 
-EXAMPLES = max(10, settings().max_examples // 3)  # ~35 ops x 5 properties: keep it quick
+EXAMPLES = max(10, settings().max_examples // 4)  # ~80 ops x 7 properties: keep it quick
 
 #: Failures known while other fixes of issue 10 are being landed: {(property, op): reason}.
 #: Remove an entry as soon as its test passes.
 KNOWN: dict[tuple[str, str], str] = {
-    ("ints", name): "issue 10 bug 4 class: math ops promote int inputs to float32"
-    for name in ("neg", "abs", "add", "sub", "mul", "matmul")
+    **{("ints", name): "issue 10 bug 4 class: math ops promote int inputs to float32"
+       for name in ("neg", "abs", "add", "sub", "mul", "matmul")},
+    **{(prop, name): "issue 13: Sum/Max jvp rules give axis 0/-1 of a 0-d tensor to numpy"
+       for prop in ("forward", "0-d forward")
+       for name in ("sum", "mean", "max", "min", "amax", "amin")},
 }
 
 
@@ -287,6 +291,14 @@ def reference(op: Op, arrays: list[np.ndarray], options: dict) -> np.ndarray:
     return np.asarray(op.ref(*arrays, **options))
 
 
+def draw_case(data: Any, op: Op) -> tuple[list[np.ndarray], dict]:
+    """C-contiguous float64 inputs (away from kinks) and options, for gradient checks."""
+    shapes = draw_shapes(data, op)
+    arrays = [smooth(data.draw(tst.arrays(s, min_value=op.domain[0],
+                                          max_value=op.domain[1])), op) for s in shapes]
+    return arrays, data.draw(op.options(len(shapes[0])))
+
+
 def assert_close(actual: Tensor, expected: np.ndarray, what: str) -> None:
     assert isinstance(actual, Tensor), f"{what}: returned {type(actual).__name__}, not Tensor"
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
@@ -320,12 +332,25 @@ def test_values_in_every_layout_match_numpy_and_inputs_stay_untouched(op, data):
 @settings(max_examples=EXAMPLES)
 @given(data=st.data())
 def test_gradients_pass_gradcheck_at_random_shapes_values_and_axes(op, data):
-    shapes = draw_shapes(data, op)
-    arrays = [smooth(data.draw(tst.arrays(s, min_value=op.domain[0],
-                                          max_value=op.domain[1])), op) for s in shapes]
-    options = data.draw(op.options(len(shapes[0])))
+    arrays, options = draw_case(data, op)
     tensors = [Tensor(a, requires_grad=True) for a in arrays]
     assert tg.gradcheck(lambda *ts: op.fn(*ts, **options), tensors)
+
+
+HAS_FORWARD_MODE = importlib.util.find_spec("tinygrad_mlp.func") is not None
+
+
+@pytest.mark.skipif(not HAS_FORWARD_MODE, reason="forward mode (tinygrad_mlp.func) missing")
+@pytest.mark.parametrize("op", rows("forward", lambda op: op.grad))
+@settings(max_examples=EXAMPLES)
+@given(data=st.data())
+def test_forward_mode_jacobian_matches_finite_differences(op, data):
+    """Every op's jvp rule (issue 13) at the same random shapes, values and axes (one
+    random direction per input: on a failure, rerun the example without fast_mode)."""
+    arrays, options = draw_case(data, op)
+    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    assert tg.gradcheck(lambda *ts: op.fn(*ts, **options), tensors, check_forward_ad=True,
+                        check_backward_ad=False, fast_mode=True)
 
 
 def signed(options: dict, n: int, negative: bool) -> dict:
@@ -347,11 +372,8 @@ def signed(options: dict, n: int, negative: bool) -> dict:
 def test_negative_axes_mean_the_same_as_positive_ones(op, data):
     """Every example writes the same axes both ways: values and gradients must agree, and
     the negative spelling passes gradcheck (issue 10, bug 1: transpose((-1, 0)))."""
-    shapes = draw_shapes(data, op)
-    arrays = [smooth(data.draw(tst.arrays(s, min_value=op.domain[0],
-                                          max_value=op.domain[1])), op) for s in shapes]
-    options = data.draw(op.options(len(shapes[0])))
-    n = len(shapes[0]) + (op.options is new_axis)
+    arrays, options = draw_case(data, op)
+    n = arrays[0].ndim + (op.options is new_axis)
 
     def run(opts: dict) -> tuple[np.ndarray, list]:
         ts = [Tensor(a, requires_grad=op.grad) for a in arrays]
@@ -442,20 +464,36 @@ def test_integer_and_bool_inputs_give_numpys_exact_result(op, data):
         f"{op.name}{options} on {dtype.__name__}: {out.data} != {expected}")
 
 
-@pytest.mark.parametrize("op, axis", [
-    pytest.param(*p.values, axis, id=f"{p.id}-{axis}")
-    for p in rows("0-d", lambda op: op.scalar_axis)
-    for axis in ([0, -1, (0,), (-1,)] if p.values[0].options is reduce_axes else [0, -1])
-])
+def zero_d_rows(prop: str) -> list:
+    """(op, axis) for every op that takes an axis on a 0-d tensor: 0, -1 (and tuples)."""
+    return [pytest.param(*p.values, axis, id=f"{p.id}-{axis}", marks=p.marks)
+            for p in rows(prop, lambda op: op.scalar_axis)
+            for axis in ([0, -1, (0,), (-1,)] if p.values[0].options is reduce_axes
+                         else [0, -1])]
+
+
+def zero_d_options(op: Op, axis: Any) -> dict:
+    return {"axis": axis, **({"keepdims": False} if op.options is reduce_axes else {})}
+
+
+@pytest.mark.parametrize("op, axis", zero_d_rows("0-d"))
 def test_zero_d_tensor_takes_axis_0_and_minus_1_as_torch(op, axis):
     """``tg.Tensor(2.0).sum(0)`` is 2.0 in torch (a scalar is reduced over its only axis)."""
     x = Tensor(np.float64(0.75), requires_grad=True)
-    options = {"axis": axis, **({"keepdims": False} if op.options is reduce_axes else {})}
+    options = zero_d_options(op, axis)
     out = op.fn(x, **options)
     assert_close(out, reference(op, [np.float64(0.75)], options), f"{op.name}{options}")
     assert tg.gradcheck(lambda t: op.fn(t, **options), [x])
     if op.options is reduce_axes:  # keepdims on a 0-d tensor stays 0-d, as torch
         assert op.fn(x, axis=axis, keepdims=True).shape == ()
+
+
+@pytest.mark.skipif(not HAS_FORWARD_MODE, reason="forward mode (tinygrad_mlp.func) missing")
+@pytest.mark.parametrize("op, axis", zero_d_rows("0-d forward"))
+def test_zero_d_tensor_axis_0_and_minus_1_in_forward_mode(op, axis):
+    options = zero_d_options(op, axis)
+    assert tg.gradcheck(lambda t: op.fn(t, **options), [Tensor(np.float64(0.75),
+                        requires_grad=True)], check_forward_ad=True, check_backward_ad=False)
 
 
 def test_stack_of_0d_tensors_along_0_and_minus_1():
