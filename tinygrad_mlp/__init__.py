@@ -103,7 +103,7 @@ from tinygrad_mlp.ops import (  # the PyTorch surface (issue 12)
     vstack,
 )
 from tinygrad_mlp.ops.composite import norm
-from tinygrad_mlp.factories import (
+from tinygrad_mlp.ops.creation import (
     arange,
     as_tensor,
     empty,

@@ -1007,39 +1007,39 @@ class Tensor:
     # factories as static methods, as tinygrad spells them: Tensor.zeros(2, 3)
     @staticmethod
     def zeros(*size: Any, **kwargs: Any) -> Tensor:
-        return _ops.factories.zeros(*size, **kwargs)
+        return _ops.creation.zeros(*size, **kwargs)
 
     @staticmethod
     def ones(*size: Any, **kwargs: Any) -> Tensor:
-        return _ops.factories.ones(*size, **kwargs)
+        return _ops.creation.ones(*size, **kwargs)
 
     @staticmethod
     def full(size: Any, fill_value: Any, **kwargs: Any) -> Tensor:
-        return _ops.factories.full(size, fill_value, **kwargs)
+        return _ops.creation.full(size, fill_value, **kwargs)
 
     @staticmethod
     def empty(*size: Any, **kwargs: Any) -> Tensor:
-        return _ops.factories.empty(*size, **kwargs)
+        return _ops.creation.empty(*size, **kwargs)
 
     @staticmethod
     def arange(*args: Any, **kwargs: Any) -> Tensor:
-        return _ops.factories.arange(*args, **kwargs)
+        return _ops.creation.arange(*args, **kwargs)
 
     @staticmethod
     def linspace(*args: Any, **kwargs: Any) -> Tensor:
-        return _ops.factories.linspace(*args, **kwargs)
+        return _ops.creation.linspace(*args, **kwargs)
 
     @staticmethod
     def eye(*args: Any, **kwargs: Any) -> Tensor:
-        return _ops.factories.eye(*args, **kwargs)
+        return _ops.creation.eye(*args, **kwargs)
 
     @staticmethod
     def rand(*size: Any, **kwargs: Any) -> Tensor:
-        return _ops.factories.rand(*size, **kwargs)
+        return _ops.creation.rand(*size, **kwargs)
 
     @staticmethod
     def randn(*size: Any, **kwargs: Any) -> Tensor:
-        return _ops.factories.randn(*size, **kwargs)
+        return _ops.creation.randn(*size, **kwargs)
 
 
 def _value(x: Any) -> Any:

@@ -14,6 +14,7 @@ One module per family, each readable in one sitting:
     conv.py         conv2d (im2col + BLAS) and its two gradient ops, max/avg pooling
     norm.py         batch norm, layer norm (composed from the ops above)
     composite.py    ops built from the others: squeeze, split, var/std, logsumexp, ...
+    creation.py     factories, as torch: tg.tensor, zeros, ones, full, arange, eye, rand...
     _args.py        torch/numpy argument names (dim/axis, keepdim/keepdims), axis checks
 
 This package re-exports every op class and defines the public functional forms
@@ -28,7 +29,8 @@ and Tensors share (``* / + - @ .sum .reshape .transpose``) plus the small ``_exp
 arrays (ordinary backward) and on Tensors (``create_graph=True``, higher-order gradients).
 
 Integer inputs to math ops are promoted to float32 before forward (see
-``Function.promote_int``); shape ops (reshape, indexing, cat...) keep the dtype.
+``Function.promote_int``); shape ops (reshape, indexing, cat...) keep the dtype, and so do
+the reductions where numpy is exact (sum, max/min, prod, cumsum, cumprod, einsum).
 """
 
 from __future__ import annotations
@@ -38,8 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp import factories  # noqa: F401  (Tensor.zeros and friends call it)
-from tinygrad_mlp.ops import composite  # the Tensor methods call composite.* and index_ops.*
+from tinygrad_mlp.ops import composite, creation  # noqa: F401  (Tensor methods call them)
 from tinygrad_mlp.ops import index as index_ops  # noqa: F401
 from tinygrad_mlp.ops._args import axis_index, pad_widths, pick, var_args  # noqa: F401
 from tinygrad_mlp.ops.arithmetic import (  # noqa: F401  (re-exported)

@@ -23,7 +23,6 @@ import numpy as np
 from tinygrad_mlp.ops._args import (
     ValuesIndices,
     axis_index,
-    pick,
     split_sizes,
     squeezed_shape,
     tile_shapes,
@@ -276,6 +275,6 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
 
 __all__ = [
     "arg_extreme", "astype", "chunk", "dot", "einsum", "flatten_dims", "flip", "hstack",
-    "logsumexp", "narrow", "norm", "outer", "pick", "repeat", "split", "squeeze", "std",
+    "logsumexp", "narrow", "norm", "outer", "repeat", "split", "squeeze", "std",
     "tile", "unbind", "unflatten", "unsqueeze", "values_indices", "var", "vstack",
 ]

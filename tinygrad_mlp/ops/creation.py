@@ -29,7 +29,9 @@ def _shape(sizes: tuple) -> tuple[int, ...]:
 
 
 def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
-    return Tensor(data, requires_grad=requires_grad)
+    """A leaf around ``data``, an array made here (so no second copy is needed)."""
+    t = Tensor._make(data, None)
+    return t.requires_grad_(True) if requires_grad else t
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
