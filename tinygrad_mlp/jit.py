@@ -107,6 +107,7 @@ class _Tape:
         if id(loss) not in tensor_slot or tensor_slot[id(loss)] in self.input_slots:
             raise JitError("the function must return a Tensor computed by tinygrad ops")
         self.loss_slot = tensor_slot[id(loss)]
+        self.saving = [ctx for ctx, _ in plan.steps if ctx is not None]
         self.seeds = [(self.loss_slot, np.ones_like(loss.data))] if loss.requires_grad else []
         self.template = template
 
@@ -127,8 +128,10 @@ class _Tape:
             y = cls.forward(ctx, *args, **kwargs)
             slots[out] = y if type(y) is np.ndarray else np.asarray(y)
         if self.seeds:  # the one engine's execution, on the cached plan
-            _tensor._execute(self.plan, slots, self.seeds, retain_graph=False,
+            _tensor._execute(self.plan, slots, self.seeds, retain_graph=True,
                              create_graph=False)
+            for ctx in self.saving:  # release what the rules read (the next call refills it)
+                ctx.saved = None
         return slots[self.loss_slot]
 
 

@@ -1347,7 +1347,10 @@ def _execute(
                     if i in wanted:
                         found[wanted[i]] = g
                 elif ctx is None or t._retains_grad:
-                    _accumulate(t, g, id(g) in shared)
+                    if t.grad is None and type(g) is np.ndarray and id(g) not in shared:
+                        t.grad = Tensor._make(g, None)  # the usual case: a fresh array
+                    else:
+                        _accumulate(t, g, id(g) in shared)
             if ctx is None:
                 if tracer is not None:
                     _report(tracer, t, None, g, ())
@@ -1387,7 +1390,7 @@ def _execute(
                     continue
                 grads[j] = pg
                 if steps[j][0] is None and not create_graph and (  # a leaf: .grad may keep pg
-                    pg is g or pg.base is not None or any(pg is s for s in ctx.saved or ())
+                    pg is g or pg.base is not None or _is_one_of(pg, ctx.saved)
                 ):
                     shared.add(id(pg))
             if not retain_graph:
@@ -1395,6 +1398,15 @@ def _execute(
     finally:
         _STATE.grad_enabled = prev_mode
     return found
+
+
+def _is_one_of(x: Any, values: tuple | None) -> bool:
+    """Is ``x`` (by identity) one of ``values``?"""
+    if values:
+        for v in values:
+            if v is x:
+                return True
+    return False
 
 
 def _run_backward(
