@@ -734,3 +734,27 @@ def test_gradcheck_refuses_a_jacobian_too_big_to_hold(monkeypatch):
     with pytest.raises(ValueError, match=r"121 entries.*fast_mode=True"):
         tg.gradcheck(lambda t: t.exp(), [x])
     assert tg.gradcheck(lambda t: t.exp(), [x], fast_mode=True)
+
+
+class SqrtNaNAtZero(tg.Function):
+    """y = √x with the gradient NaN at 0, the same NaN on every call: not a reentrancy
+    failure, but a mismatch (numerical is finite there, one-sided)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sqrt(np.abs(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad * np.sign(x) * 0.5 / np.sqrt(np.abs(x)) * np.where(x == 0, np.nan, 1)
+
+
+def test_gradcheck_nan_in_both_backward_passes_is_a_mismatch_not_nondeterminism():
+    x = Tensor(np.array([0.0, 4.0]), requires_grad=True)
+    with pytest.raises(tg.GradcheckError) as e:
+        tg.gradcheck(SqrtNaNAtZero.apply, [x])
+    assert "not reentrant" not in str(e.value)
+    assert parse_report(str(e.value))[1] == (0,) and "analytical nan" in str(e.value)
