@@ -185,6 +185,19 @@ def test_second_order_of_a_conv_net_against_finite_differences():
     assert tg.gradgradcheck(net, [x, w1, w2])
 
 
+def test_input_gradient_of_a_big_batch_is_each_images_own():
+    """Large batches are worked through a few images at a time: nothing may leak between."""
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((40, 8, 12, 12)), rng.standard_normal((6, 4, 5, 5))
+    g = rng.standard_normal((40, 6, 12, 12))  # 40 × 230 kB of columns: several chunks
+    whole = C.ConvInputGrad.apply(tg.Tensor(g), tg.Tensor(w),
+                                  geom=C.conv_geometry(x.shape, w.shape, 1, 2, 1, 2)).data
+    one = C.conv_geometry((1, 8, 12, 12), w.shape, 1, 2, 1, 2)
+    for i in (0, 17, 39):
+        alone = C.ConvInputGrad.apply(tg.Tensor(g[i:i + 1]), tg.Tensor(w), geom=one).data
+        np.testing.assert_allclose(whole[i:i + 1], alone, rtol=1e-12, atol=1e-12)
+
+
 def test_bad_arguments_name_the_culprit():
     x = np.zeros((1, 3, 5, 5))
     with pytest.raises(ValueError, match="4 channels.*expects 6"):
@@ -351,6 +364,7 @@ TORCH_CASES = [
     ("conv_same_dilated", "conv2d", dict(padding="same", dilation=2), [(1, 1, 6, 6),
                                                                         (2, 1, 3, 3)]),
     ("conv_valid", "conv2d", dict(padding="valid", stride=3), [(2, 1, 8, 8), (2, 1, 2, 2)]),
+    ("conv_big_batch", "conv2d", dict(padding=2), [(40, 8, 12, 12), (4, 8, 5, 5), (4,)]),
     ("max_pool", "max_pool2d", dict(kernel_size=2), [(2, 3, 6, 7)]),
     ("max_pool_overlap", "max_pool2d", dict(kernel_size=3, stride=1, padding=1), [(1, 2, 5, 5)]),
     ("max_pool_dilated", "max_pool2d", dict(kernel_size=(2, 3), stride=(2, 1), dilation=2),
