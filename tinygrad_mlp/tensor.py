@@ -14,11 +14,20 @@ Every differentiable op returns a Tensor whose ``_ctx`` records the op and its i
            Sum  -> loss      loss.backward() walks these arrows in reverse
                              topological order, calling each op's backward rule
 
-``backward`` seeds the output's gradient with 1 and visits each tensor once, after every
-op that used it has added its contribution (gradients used more than once are summed,
-never overwritten). The walk is a loop over a priority queue, never recursion: tensors
-are numbered as they are created, and an op's output is always newer than its inputs,
-so taking the newest waiting tensor first is a reverse topological order.
+``backward`` is two steps, and every way of differentiating (``backward``, ``tg.grad``,
+the ``tg.jit`` replay) runs the same two:
+
+1. **plan** (:func:`_plan`): find every tensor that leads to the output, with an explicit
+   stack (never recursion), and order them newest first. Tensors are numbered as they
+   are created and an op's output is always newer than its inputs, so this order is a
+   reverse topological order: each tensor comes after every op that used it.
+2. **execute** (:func:`_execute`): seed the output's gradient with 1, then visit the plan
+   in order, calling each op's backward rule and adding what it returns into its inputs'
+   gradients (summed, never overwritten), running hooks, filling leaves' ``.grad``.
+
+Afterwards the graph lets go (:func:`_release`): saved arrays and intermediate tensors
+are freed, so memory is held by what the user holds. Grad mode, anomaly mode and the
+tracer are per thread (``_STATE``).
 """
 
 from __future__ import annotations
