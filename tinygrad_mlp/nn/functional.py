@@ -498,25 +498,20 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     x = _ops.tensor(input)
-    if (
-        weight is None
-        and not label_smoothing
-        and x.ndim in (1, 2)
-        and not _holds_ignored(target, x, ignore_index)
-    ):
-        x, idx, q, unbatched = _prepare_cross_entropy(x, target, "cross_entropy")
-        if idx is not None:
-            out = SoftmaxCrossEntropy.apply(x, indices=idx, reduction=reduction)
-        else:
-            out = SoftmaxCrossEntropy.apply(x, q, reduction=reduction)
-        return out.reshape(()) if unbatched and reduction == "none" else out
+    if weight is None and not label_smoothing and x.ndim in (1, 2):
+        try:  # the fused op's strict check; an ignored target (−100) fails it at no extra cost
+            x2, idx, q, unbatched = _prepare_cross_entropy(x, target, "cross_entropy")
+        except TargetIndexError:  # ignored, or truly out of range: the general path tells
+            idx = q = None
+        if idx is not None and 0 <= ignore_index < x.shape[-1] and (idx == ignore_index).any():
+            idx = None  # an ignore_index that is also a class: the general path skips those
+        if idx is not None or q is not None:
+            if idx is not None:
+                out = SoftmaxCrossEntropy.apply(x2, indices=idx, reduction=reduction)
+            else:
+                out = SoftmaxCrossEntropy.apply(x2, q, reduction=reduction)
+            return out.reshape(()) if unbatched and reduction == "none" else out
     return _cross_entropy_general(x, target, weight, ignore_index, reduction, label_smoothing)
-
-
-def _holds_ignored(target: Any, x: Tensor, ignore_index: int) -> bool:
-    """Is ``target`` a class-index target with an entry equal to ``ignore_index``?"""
-    arr = _raw(target)
-    return arr.ndim == x.ndim - 1 and bool((arr == ignore_index).any())
 
 
 def _cross_entropy_general(
