@@ -240,12 +240,19 @@ class NumpyCNN:
             grads.append((((g2 @ cols.T).reshape(w.shape)), g2.sum(axis=1)))
             if li == 0:
                 break
-            # input gradient: dcols = Wᵀ g, then col2im (one strided add per kernel tap)
-            dcols = (w.reshape(out, -1).T @ g2).reshape(h.shape[1], k, k, n, oh, ow)
-            acc = np.zeros((h.shape[1], n, h.shape[2] + 2 * p, h.shape[3] + 2 * p), np.float32)
-            for i in range(k):
-                for j in range(k):
-                    acc[:, :, i:i + oh, j:j + ow] += dcols[:, i, j]
+            # input gradient: dcols = Wᵀ g, then col2im (one strided add per kernel tap),
+            # for a few images at a time so that the columns are still in cache
+            c_in = h.shape[1]
+            acc = np.zeros((c_in, n, h.shape[2] + 2 * p, h.shape[3] + 2 * p), np.float32)
+            chunk = max(1, (8 << 20) // (c_in * k * k * oh * ow * 4))
+            wt = w.reshape(out, -1).T
+            for s in range(0, n, chunk):
+                m = min(chunk, n - s)
+                part = gz[s:s + m].transpose(1, 0, 2, 3).reshape(out, -1)
+                dcols = (wt @ part).reshape(c_in, k, k, m, oh, ow)
+                for i in range(k):
+                    for j in range(k):
+                        acc[:, s:s + m, i:i + oh, j:j + ow] += dcols[:, i, j]
             g = acc[:, :, p:p + h.shape[2], p:p + h.shape[3]].transpose(1, 0, 2, 3)
         grads.reverse()
         self.t += 1
