@@ -439,3 +439,18 @@ def test_against_torch(case):
             assert a is None or not np.any(a.data)
         else:
             np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_cnn_benchmark_runs_and_its_numpy_floor_agrees_with_the_library():
+    """benchmarks/cnn.py --quick: the hand-written floor computes the same losses."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "cnn.py"), "--quick",
+                           "--threads", "1", "--configs", "F",
+                           "--contenders", "tinygrad_mlp,numpy"],
+                          capture_output=True, text=True, timeout=300, cwd=str(root))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "MISMATCH" not in proc.stdout and "× numpy" in proc.stdout
