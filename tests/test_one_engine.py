@@ -628,3 +628,24 @@ def test_no_import_cycle_beyond_tensor_ops_function():
     assert not cyclic, f"modules in an import cycle: {cyclic}"
     assert "tinygrad_mlp.viz" not in graph["tinygrad_mlp.tensor"]
     assert not any(n.startswith("tinygrad_mlp.nn") for n in graph["tinygrad_mlp.viz"])
+
+
+def test_in_place_through_a_view_or_a_detached_alias_is_seen_by_backward():
+    x = leaf([0.5, 1.0])
+    a = x.sigmoid()
+    a.detach().mul_(2)  # detach() shares values and the version counter, as in torch
+    with pytest.raises(RuntimeError, match="Sigmoid saved its output"):
+        a.sum().backward()
+    x = leaf([[0.5, 1.0]])
+    a = x.exp()
+    with tg.no_grad():
+        a.reshape(-1).mul_(2)  # a reshape is a view: it shares the version counter
+    with pytest.raises(RuntimeError, match="Exp saved its output"):
+        a.sum().backward()
+    y = (leaf([[1.0, 2.0]]) * 2).reshape(-1)
+    with pytest.raises(RuntimeError, match="view of another tensor's values"):
+        y += 1  # recorded in place on a view: refused rather than silently wrong
+    z = (leaf([[1.0, 2.0]]) * 2).reshape(-1).clone() if hasattr(tg.Tensor, "clone") else None
+    if z is not None:
+        z += 1
+        z.sum().backward()

@@ -43,6 +43,7 @@ class Context:
     multi: tuple | None = None  # for an op with several outputs: their (shape, dtype)s
     materialize_grads = True  # unused outputs get zero gradients (else None)
     non_differentiable: tuple = ()  # ids of outputs marked non-differentiable
+    view_of: list | None = None  # the output is a view of an input: its version counter
 
     def __init__(self, fn: type[Function]) -> None:
         self.fn = fn
@@ -181,10 +182,13 @@ class Function:
         if record:
             ctx.parents = args
             if versioned:  # some input was changed in place before: remember what we read
-                ctx.versions = tuple(_version(a) for a in args)
+                ctx.versions = tuple([a._vc[0] if isinstance(a, Tensor) and a._vc is not None
+                                      else 0 for a in args])
             if ctx.non_differentiable and id(out) in ctx.non_differentiable:
                 record = False
         result = Tensor._make(out, ctx if record else None)
+        if type(out) is np.ndarray and out.base is not None:  # a view: share the version
+            _share_version(ctx, args, arrays, out, result)
         if _STATE.tape is not None:  # tg.jit is tracing
             _STATE.tape.append((cls, args, kwargs, result))
         if _STATE.forward_ad:  # inside tg.func.jvp: push the inputs' tangents through
@@ -194,8 +198,15 @@ class Function:
         return result
 
 
-def _version(a: Any) -> int:
-    return a._version if isinstance(a, Tensor) else 0
+def _share_version(ctx: Context, args: tuple, arrays: list, out: np.ndarray,
+                   result: Tensor) -> None:
+    """An output that is a view of an input's values (reshape, transpose, slicing) shares
+    that input's version counter, so an in-place change through either is seen by both."""
+    for a, d in zip(args, arrays, strict=True):
+        if isinstance(a, Tensor) and type(d) is np.ndarray and np.may_share_memory(out, d):
+            result._vc = a._shared_vc()
+            ctx.view_of = a._vc
+            return
 
 
 class _Select(Function):
@@ -225,7 +236,7 @@ def _apply_multi(cls: type[Function], ctx: Context, args: tuple, arrays: list, k
     else:
         ctx.parents = args
         if any(isinstance(a, Tensor) and a._vc is not None for a in args):
-            ctx.versions = tuple(_version(a) for a in args)
+            ctx.versions = tuple([a._version if isinstance(a, Tensor) else 0 for a in args])
         ctx.multi = tuple((o.shape, o.dtype) for o in outs)
         hub = Tensor._make(np.empty(0), ctx)
         results = []

@@ -351,8 +351,17 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """The same values (shared, not copied), cut from the graph."""
-        return Tensor._make(self.data, None)
+        """The same values (shared, not copied, with a shared version counter, so an
+        in-place change through either is seen by backward), cut from the graph."""
+        t = Tensor._make(self.data, None)
+        t._vc = self._shared_vc()
+        return t
+
+    def _shared_vc(self) -> list[int]:
+        """This tensor's version counter, created if needed, to share with a view."""
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (same as ``t.grad = None``)."""
@@ -415,6 +424,12 @@ class Tensor:
             if _STATE.tape is not None:
                 raise RuntimeError("tg.jit cannot record in-place operations: use out-of-place "
                                    "ops (x = x + 1) inside a jitted function")
+            if self._ctx is not None and self._ctx.view_of is not None:
+                raise RuntimeError(
+                    f"in-place operation on the result of {self._ctx.fn.__name__}, a view of "
+                    "another tensor's values, while recording the graph: the other tensor's "
+                    "history would not see the change. clone() the view first"
+                )
             old = Tensor._make(self.data.copy(), self._ctx)
             old.requires_grad, old._seq = self.requires_grad, self._seq
             result = op(old, *args)
@@ -461,9 +476,7 @@ class Tensor:
     def _changed(self) -> None:
         """Bump the version; if the op that made this tensor saved its value, mark that."""
         ctx = self._ctx
-        if ctx is not None and ctx.saved and any(
-            type(s) is np.ndarray and np.may_share_memory(s, self.data) for s in ctx.saved
-        ):
+        if ctx is not None and _saved_overlaps(ctx, self):
             ctx.modified = (self._version, self._version + 1)
         self._bump_version()
 
@@ -1255,6 +1268,10 @@ def _plan(roots: Sequence[Tensor]) -> _Plan:
             continue
         if ctx.modified is not None:
             raise _modified_error(ctx, "its output", *ctx.modified)
+        if t._vc is not None:  # changed in place through a view or a detach()ed alias?
+            made = 0 if ctx.inplace_from is None else ctx.inplace_from + 1
+            if t._vc[0] != made and _saved_overlaps(ctx, t):
+                raise _modified_error(ctx, "its output", made, t._vc[0])
         needs, versions = ctx.needs_input_grad, ctx.versions
         edges = []
         for k, p in enumerate(ctx.parents):
@@ -1294,13 +1311,18 @@ def _input_as_read(ctx: Any, k: int, p: Tensor) -> Tensor:
     gradient goes to the tensor's earlier version (the node the in-place op kept)."""
     read = ctx.versions[k] if ctx.versions is not None else 0
     now = p._vc[0]
-    if ctx.saved and any(
-        type(s) is np.ndarray and np.may_share_memory(s, p.data) for s in ctx.saved
-    ):
+    if _saved_overlaps(ctx, p):
         raise _modified_error(ctx, f"its input {k} (shape {tuple(p.shape)})", read, now)
     while p._ctx is not None and p._ctx.inplace_from is not None and p._ctx.inplace_from >= read:
         p = p._ctx.parents[0]
     return p
+
+
+def _saved_overlaps(ctx: Any, t: Tensor) -> bool:
+    """Did ``ctx`` save an array that shares memory with ``t``'s values?"""
+    return bool(ctx.saved) and any(
+        type(s) is np.ndarray and np.may_share_memory(s, t.data) for s in ctx.saved
+    )
 
 
 def _modified_error(ctx: Any, what: str, was: int, now: int) -> RuntimeError:
