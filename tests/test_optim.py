@@ -309,6 +309,10 @@ TORCH_CASES = (
     + [("AdamW", c) for c in ADAMW_CASES]
     + [("RMSprop", c) for c in RMSPROP_CASES]
     + [("Adagrad", c) for c in ADAGRAD_CASES]
+    + [(name, dict(kw, maximize=True)) for name, kw in [
+        ("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
+        ("Adam", dict(lr=0.01)), ("AdamW", dict(lr=0.01)), ("RMSprop", dict(momentum=0.5)),
+        ("Adagrad", dict(lr=0.1))]]
 )
 
 

@@ -8,7 +8,8 @@ e.g. ``lr``, which a schedule may change between steps) and a per-parameter ``st
 parameter, so a step allocates nothing: this is the training loop's hot path. Each update
 ends with ``p._bump_version()``, so a value saved for backward that a step changed is
 reported by the next backward instead of giving a silently wrong gradient. Gradients are
-only read, never modified (another reference to them may exist).
+only read, never modified (another reference to them may exist). Every optimizer takes
+``maximize=True`` (ascend instead of descend), as torch's.
 
 >>> import numpy as np, tinygrad_mlp as tg
 >>> from tinygrad_mlp import nn, optim
@@ -137,8 +138,8 @@ class Optimizer:
 
     # ----- helpers for the update rules ---------------------------------------------------
     @staticmethod
-    def _grad(p: Tensor) -> np.ndarray | None:
-        """The gradient values of ``p`` (read only), or None."""
+    def _grad(p: Tensor, maximize: bool = False) -> np.ndarray | None:
+        """The gradient values of ``p`` (read only; negated, as a copy, to maximize), or None."""
         g = p.grad
         if g is None:
             return None
@@ -148,7 +149,8 @@ class Optimizer:
             raise ValueError(
                 f"gradient of shape {arr.shape} does not match its parameter's shape {d.shape}"
             )
-        return arr if arr.dtype == d.dtype else arr.astype(d.dtype)
+        arr = arr if arr.dtype == d.dtype else arr.astype(d.dtype)
+        return -arr if maximize else arr
 
     def _tmp(self, p: Tensor, k: int = 0) -> np.ndarray:
         """Scratch buffer ``k`` of ``p``'s shape and dtype (allocated once, reused)."""
@@ -282,6 +284,8 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
         dampening: float = 0.0,
+        *,
+        maximize: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -289,6 +293,7 @@ class SGD(Optimizer):
             dampening=dampening,
             weight_decay=weight_decay,
             nesterov=nesterov,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
 
@@ -302,7 +307,7 @@ class SGD(Optimizer):
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
         dampening, nesterov = group["dampening"], group["nesterov"]
-        if momentum == 0 and wd == 0:  # plain p -= lr·g: the common case, kept lean
+        if momentum == 0 and wd == 0 and not group.get("maximize"):  # plain p -= lr·g: lean
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -313,7 +318,7 @@ class SGD(Optimizer):
                 p._bump_version()
             return
         for p in group["params"]:
-            grad = self._grad(p)
+            grad = self._grad(p, group.get("maximize", False))
             if grad is None:
                 continue
             d = p.data
@@ -394,6 +399,7 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         decoupled_weight_decay: bool = False,
+        maximize: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -402,6 +408,7 @@ class Adam(Optimizer):
             weight_decay=weight_decay,
             amsgrad=amsgrad,
             decoupled_weight_decay=decoupled_weight_decay,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
 
@@ -418,7 +425,7 @@ class Adam(Optimizer):
         decoupled = group.get("decoupled_weight_decay", False)
         beta1, beta2 = group["betas"]
         for p in group["params"]:
-            grad = self._grad(p)
+            grad = self._grad(p, group.get("maximize", False))
             if grad is None:
                 continue
             d = p.data
@@ -486,9 +493,11 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
-                         decoupled_weight_decay=True)
+                         decoupled_weight_decay=True, maximize=maximize)
 
 
 class RMSprop(Optimizer):
@@ -530,9 +539,11 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered)
+                        momentum=momentum, centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
@@ -548,7 +559,7 @@ class RMSprop(Optimizer):
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         wd, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
         for p in group["params"]:
-            grad = self._grad(p)
+            grad = self._grad(p, group.get("maximize", False))
             if grad is None:
                 continue
             d = p.data
@@ -627,9 +638,12 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        *,
+        maximize: bool = False,
     ) -> None:
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, eps=eps)
+                        initial_accumulator_value=initial_accumulator_value, eps=eps,
+                        maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
@@ -646,7 +660,7 @@ class Adagrad(Optimizer):
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, lr_decay, wd, eps = group["lr"], group["lr_decay"], group["weight_decay"], group["eps"]
         for p in group["params"]:
-            grad = self._grad(p)
+            grad = self._grad(p, group.get("maximize", False))
             if grad is None:
                 continue
             d = p.data
