@@ -359,6 +359,17 @@ def test_ctrl_c_offers_to_keep_the_last_finished_epoch(capsys, monkeypatch, tmp_
         assert "nothing saved" in err
 
 
+def test_progress_hint_says_where_a_bar_comes_from(capsys, monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    cli._progress_hint(True)
+    assert "pip install tqdm" in capsys.readouterr().err
+    cli._progress_hint(False)  # --no-progress: nothing to say
+    assert capsys.readouterr().err == ""
+
+
 def test_ask_without_a_terminal_says_no(monkeypatch):
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False, raising=False)
     assert cli._ask("keep it? [y/N]") is False

@@ -50,3 +50,18 @@ def test_install_hints_work_from_a_checkout():
     assert 'pip install -e ".[dev]" && pytest' in text
     ci = (README.parent / ".ci" / "run").read_text()
     assert 'pip install -e ".[dev]" && pytest' in ci  # CI runs the README's exact commands
+
+
+def test_package_ships_its_licence_type_hints_and_changelog():
+    import tomllib
+
+    root = README.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert "MIT License" in (root / project["project"]["license-files"][0]).read_text()
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["tinygrad_mlp"]
+    assert (root / "tinygrad_mlp" / "py.typed").is_file()
+    assert (root / "CHANGELOG.md").read_text().startswith("# Changelog")
+    dev = " ".join(project["project"]["optional-dependencies"]["dev"])
+    for needed in ("torch==2.13.0", "playwright", "pytest", "hypothesis"):
+        assert needed in dev  # torch pinned exactly: pip then takes the local CPU wheel
