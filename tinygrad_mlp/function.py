@@ -166,7 +166,7 @@ class Function:
             else:
                 arrays.append(a if isinstance(a, (int, float, np.ndarray)) else _to_array(a))
                 needs.append(False)
-        record = _STATE.grad_enabled and True in needs
+        record = True in needs and _STATE.grad_enabled
         if record:
             ctx.needs_input_grad = tuple(needs)
             if len(arrays) > 1 and _shares_an_array(arrays):
@@ -176,7 +176,8 @@ class Function:
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is tuple:
             return _apply_multi(cls, ctx, args, arrays, kwargs, out, record)
-        if _STATE.anomaly:
+        special = _STATE.special
+        if special and _STATE.anomaly:
             ctx.source = _tensor._user_source_line()
             _tensor._check_finite(out, ctx, "forward", arrays)
         if record:
@@ -189,12 +190,13 @@ class Function:
         result = Tensor._make(out, ctx if record else None)
         if type(out) is np.ndarray and out.base is not None:  # a view: share the version
             _share_version(ctx, args, arrays, out, result)
-        if _STATE.tape is not None:  # tg.jit is tracing
-            _STATE.tape.append((cls, args, kwargs, result))
-        if _STATE.forward_ad:  # inside tg.func.jvp: push the inputs' tangents through
-            from tinygrad_mlp.func import _push_tangents
+        if special:
+            if _STATE.tape is not None:  # tg.jit is tracing
+                _STATE.tape.append((cls, args, kwargs, result))
+            if _STATE.forward_ad:  # inside tg.func.jvp: push the inputs' tangents through
+                from tinygrad_mlp.func import _push_tangents
 
-            _push_tangents(cls, ctx, args, arrays, kwargs, out, result)
+                _push_tangents(cls, ctx, args, arrays, kwargs, out, result)
         return result
 
 

@@ -54,10 +54,46 @@ class _State(threading.local):
     """
 
     grad_enabled = True
-    anomaly = False
     tracer: Callable[[dict], None] | None = None
-    tape: list | None = None  # while tg.jit traces: every op call, in order
-    forward_ad = 0  # > 0 inside tg.func.jvp: ops carry tangents (forward mode)
+    #: True while any of anomaly mode, a jit trace or forward mode is on, so that
+    #: ``Function.apply`` reads one attribute (a thread-local read is not free) per op
+    special = False
+    _anomaly = False
+    _tape: list | None = None
+    _forward_ad = 0
+
+    def _special_changed(self) -> None:
+        self.special = bool(self._anomaly or self._tape is not None or self._forward_ad)
+
+    @property
+    def anomaly(self) -> bool:
+        """Inside ``detect_anomaly``: check every op's values for NaN/Inf."""
+        return self._anomaly
+
+    @anomaly.setter
+    def anomaly(self, value: bool) -> None:
+        self._anomaly = value
+        self._special_changed()
+
+    @property
+    def tape(self) -> list | None:
+        """While ``tg.jit`` traces: every op call, in order."""
+        return self._tape
+
+    @tape.setter
+    def tape(self, value: list | None) -> None:
+        self._tape = value
+        self._special_changed()
+
+    @property
+    def forward_ad(self) -> int:
+        """> 0 inside ``tg.func.jvp``: ops carry tangents (forward mode)."""
+        return self._forward_ad
+
+    @forward_ad.setter
+    def forward_ad(self, value: int) -> None:
+        self._forward_ad = value
+        self._special_changed()
 
 
 _STATE = _State()
