@@ -59,7 +59,14 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def check_size(width: int, height: int, source: str = "image") -> None:
-    """Refuse an image of more than ``MAX_PIXELS`` pixels (before it is decoded)."""
+    """Refuse an image of more than ``MAX_PIXELS`` pixels (before it is decoded).
+
+    >>> check_size(4096, 4096)  # a 16-megapixel photo fits
+    >>> check_size(5000, 4000, "scan.png")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tinygrad_mlp.preprocess.ImageError: scan.png: 5000x4000 = 20,000,000 pixels; at most ...
+    """
     if width * height > MAX_PIXELS:
         raise ImageError(f"{source}: {width}x{height} = {width * height:,} pixels; at most "
                          f"{MAX_PIXELS:,} are read")
@@ -72,6 +79,12 @@ def from_pil(im: Any, source: str = "image") -> np.ndarray:
     "decompression bomb") is refused before its pixels exist. 16-bit grayscale keeps its
     full range (Pillow's conversion to 8 bits would clip it to white); transparent pixels
     count as white paper, as an image viewer shows them.
+
+    >>> import numpy as np
+    >>> from PIL import Image  # the images extra
+    >>> im = Image.fromarray(np.full((2, 3), 32768, np.uint16))
+    >>> im.mode, round(float(from_pil(im).max()), 3)
+    ('I;16', 0.5)
     """
     check_size(*im.size, source)
     if im.mode.startswith("I"):  # 16- or 32-bit integer grayscale: 65535 is white
