@@ -649,3 +649,18 @@ def test_in_place_through_a_view_or_a_detached_alias_is_seen_by_backward():
     if z is not None:
         z += 1
         z.sum().backward()
+
+
+@pytest.mark.parametrize("inplace", [lambda x: x.__iadd__(1.0), lambda x: x.mul_(2.0),
+                                     lambda x: x.__setitem__(0, 0.0)])
+def test_jit_refuses_in_place_ops_it_could_not_replay(inplace):
+    model = _model([3, 2], "tanh", 0)
+
+    def loss(x, y):
+        x = x * 1.0
+        inplace(x)
+        return F.mse_loss(model(x), y)
+
+    step = tg.jit(loss)
+    with pytest.raises(RuntimeError, match="tg.jit cannot replay in-place operations"):
+        step(np.ones((2, 3)), np.zeros((2, 2)))

@@ -448,6 +448,10 @@ class Tensor:
 
     def _inplace(self, ufunc: Any, op: Callable[..., Tensor], *args: Any) -> Tensor:
         """Apply ``op(self, *args)`` in place (``ufunc`` is its numpy form, or None)."""
+        if _STATE.special and _STATE.tape is not None:
+            raise RuntimeError("tg.jit cannot replay in-place operations (the replay would "
+                               "skip them): use out-of-place ops (x = x + 1) inside a jitted "
+                               "function")
         if _STATE.grad_enabled and (
             self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         ):
@@ -457,9 +461,6 @@ class Tensor:
                     "in-place operation: change it inside `with tg.no_grad():` (as optimizers "
                     "do), or use an out-of-place op"
                 )
-            if _STATE.tape is not None:
-                raise RuntimeError("tg.jit cannot record in-place operations: use out-of-place "
-                                   "ops (x = x + 1) inside a jitted function")
             if self._ctx is not None and self._ctx.view_of is not None:
                 raise RuntimeError(
                     f"in-place operation on the result of {self._ctx.fn.__name__}, a view of "
@@ -568,6 +569,8 @@ class Tensor:
         """``t[index] = value``: in place; recorded, the gradient flows to ``value`` and to
         the elements of ``t`` that were not overwritten."""
         index = _index_arrays(index)
+        if _STATE.special and _STATE.tape is not None:
+            self._inplace(None, None)  # raises: tg.jit cannot replay in-place operations
         if _STATE.grad_enabled and (
             self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
         ):
