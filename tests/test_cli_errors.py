@@ -155,6 +155,22 @@ def replace_epochs(cfg: T.Config, epochs: int) -> T.Config:
     return replace(cfg, epochs=epochs)
 
 
+def test_weights_that_overflow_in_the_last_step_are_not_kept(monkeypatch):
+    """The loss is computed before the update: a final update to inf is caught at the
+    epoch's end, and the model after the previous epoch is what comes back."""
+    real_step, calls = optim.SGD.step, [0]
+
+    def step(self, *args, **kwargs):
+        calls[0] += 1
+        real_step(self, *args, **kwargs)
+        if calls[0] == 12:  # the last step of epoch 2
+            self.param_groups[0]["params"][0].data[0, 0] = np.inf
+
+    monkeypatch.setattr(optim.SGD, "step", step)
+    with pytest.raises(T.TrainingDiverged, match="weights became NaN or infinite in epoch 2"):
+        T.train(_cfg(optimizer="sgd"), _data(), log=None, progress=False)
+
+
 def test_divergence_in_the_first_epoch_leaves_no_model():
     with pytest.raises(T.TrainingDiverged) as info, np.errstate(all="ignore"):
         T.train(_cfg(lr=1e308), _data(), log=None, progress=False)
@@ -268,6 +284,7 @@ def test_a_bug_of_ours_is_one_line_too(capsys, monkeypatch, checkpoint):
     (["--shift", "30"], ["--shift"]),
     (["--momentum", "0.9"], ["--momentum", "sgd"]),
     (["--init", "zeros"], ["--init"]),
+    (["--hidden", "64", "100000000"], ["--hidden", "100000000", "65536"]),
 ])
 def test_train_refuses_bad_options_before_reading_any_data(capsys, monkeypatch, tmp_path,
                                                            args, words):

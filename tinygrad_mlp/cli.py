@@ -55,6 +55,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _units(text: str) -> int:
+    from tinygrad_mlp.train import MAX_UNITS
+
+    value = _positive_int(text)
+    if value > MAX_UNITS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_UNITS} units a layer, got {value}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -422,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--preset", choices=list(PRESETS), default="default",
                    help="a reference network and recipe (default: default)")
-    p.add_argument("--hidden", type=_positive_int, nargs="+", metavar="N",
+    p.add_argument("--hidden", type=_units, nargs="+", metavar="N",
                    help=f"hidden layer sizes, e.g. --hidden 128 64 (default preset: "
                         f"{' '.join(map(str, default.hidden))})")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS),

@@ -353,6 +353,12 @@ def train(
                     bar.update(float(loss.data))
             finally:
                 bar.close()
+            state = model.state_dict()
+            if not all(np.isfinite(v).all() for v in state.values() if v.dtype.kind == "f"):
+                raise stopped(TrainingDiverged, (  # the last update overflowed, the loss not yet
+                    f"training diverged: the weights became NaN or infinite in epoch {epoch} "
+                    f"(learning rate {opt.param_groups[0]['lr']:g}); try a smaller learning "
+                    "rate"))
             record = {
                 "epoch": epoch,
                 "train_loss": float(loss_sum / len(loader)),
@@ -360,7 +366,7 @@ def train(
                 "seconds": time.perf_counter() - start,  # this epoch's, evaluation included
             }
             history.append(record)
-            finished = model.state_dict()
+            finished = state
             if log is not None:
                 log(
                     f"epoch {epoch:>3}/{cfg.epochs}  train loss {record['train_loss']:.4f}  "
