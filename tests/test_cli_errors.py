@@ -425,6 +425,13 @@ def test_image_bombs_and_odd_images_are_one_line(capsys, tmp_path, checkpoint):
     assert_one_clear_error(status, err, "big.npy", "(20000, 20000)", code=1)
 
 
+def test_directories_given_as_files_are_named(capsys, tmp_path, checkpoint):
+    status, _, err = run(capsys, "predict", str(checkpoint), str(tmp_path))
+    assert_one_clear_error(status, err, str(tmp_path), "a directory, not an image", code=1)
+    status, _, err = run(capsys, "evaluate", str(tmp_path))
+    assert_one_clear_error(status, err, str(tmp_path), "a directory, not a checkpoint", code=1)
+
+
 def test_graph_checks_its_output_first(capsys, tmp_path):
     status, _, err = run(capsys, "graph", "--out", str(tmp_path / "nodir" / "g.svg"))
     assert_one_clear_error(status, err, "--out", "does not exist", code=2)

@@ -34,7 +34,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+        problem = "a directory, not an image" if path.is_dir() else "no such file"
+        raise ImageError(f"{path}: {problem}")
     if path.suffix.lower() == ".npy":
         return grayscale(_read_npy(path), source=str(path))
     try:

@@ -432,6 +432,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, 
     sizes against the stored arrays, and that every weight is finite.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a directory, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint (train one with: tinygrad-mlp train)")
     try:
