@@ -664,3 +664,12 @@ def test_jit_refuses_in_place_ops_it_could_not_replay(inplace):
     step = tg.jit(loss)
     with pytest.raises(RuntimeError, match="tg.jit cannot replay in-place operations"):
         step(np.ones((2, 3)), np.zeros((2, 2)))
+
+
+def test_jit_inside_forward_mode_is_refused():
+    model = _model([3, 2], "tanh", 0)
+    step = tg.jit(lambda x, y: F.mse_loss(model(x), y))
+    w = model[0].weight
+    with pytest.raises(tg.JitError, match="tangents"):
+        tg.func.jvp(lambda _: step(np.ones((2, 3)), np.zeros((2, 2))), (w,),
+                    (tg.Tensor(np.ones(w.shape, w.dtype)),))

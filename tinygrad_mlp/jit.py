@@ -180,6 +180,9 @@ class jit:  # noqa: N801  (used like a function: tg.jit(loss_fn))
                                    "to the parameters the function uses, not its inputs")
                 x = x.data
             arrays.append(x if type(x) is np.ndarray else np.asarray(x))
+        if _STATE.forward_ad:
+            raise JitError("a jitted step inside tg.func.jvp would drop the tangents: call the "
+                           "loss function itself there")
         if _STATE.anomaly or _STATE.tracer is not None or not _STATE.grad_enabled:
             return self._trace(arrays, keep=False)  # debugging tools see the real graph
         key = tuple([(a.shape, a.dtype) for a in arrays])
