@@ -392,6 +392,7 @@ def _call(lib, name, kwargs, args, stats):
     return getattr(lib.F, name)(*args, **kwargs)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("case", TORCH_CASES, ids=[c[0] for c in TORCH_CASES])
 def test_against_torch(case):
     torch = pytest.importorskip("torch")
@@ -454,3 +455,50 @@ def test_cnn_benchmark_runs_and_its_numpy_floor_agrees_with_the_library():
                           capture_output=True, text=True, timeout=300, cwd=str(root))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "MISMATCH" not in proc.stdout and "× numpy" in proc.stdout
+
+
+def test_state_dicts_move_between_torch_and_tinygrad_mlp():
+    torch = pytest.importorskip("torch")
+    T = torch.nn
+
+    def ours():
+        return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                             nn.AvgPool2d(2), nn.Flatten(), nn.LayerNorm(16),
+                             nn.BatchNorm1d(16), nn.Linear(16, 3))
+
+    def theirs():
+        return T.Sequential(T.Conv2d(2, 4, 3, padding=1), T.BatchNorm2d(4), T.ReLU(),
+                            T.AvgPool2d(2), T.Flatten(), T.LayerNorm(16), T.BatchNorm1d(16),
+                            T.Linear(16, 3))
+
+    x = np.random.default_rng(0).standard_normal((6, 2, 4, 4)).astype(np.float32)
+    src = theirs()
+    src(torch.from_numpy(x))  # a training step: running statistics move, batches counted
+    src.eval()
+    state = {k: v.numpy() for k, v in src.state_dict().items()}
+    ours_ = ours()
+    assert list(ours_.state_dict()) == list(state)
+    ours_.load_state_dict(state)
+    ours_.eval()
+    with torch.no_grad():
+        expect = src(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours_(x).data, expect, rtol=1e-5, atol=1e-5)
+    # one training forward each from the same start: the same running statistics
+    a, b = ours(), theirs()
+    a.load_state_dict({k: v.numpy() for k, v in b.state_dict().items()})
+    a(x)
+    b(torch.from_numpy(x))
+    for k, v in b.state_dict().items():
+        np.testing.assert_allclose(a.state_dict()[k], v.numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=k)
+    # and back: train ours one step, load into a fresh torch model, same outputs
+    ours_.train()
+    ours_(x)
+    ours_.eval()
+    back = theirs()
+    back.load_state_dict({k: torch.from_numpy(v) for k, v in ours_.state_dict().items()})
+    back.eval()
+    assert int(back[1].num_batches_tracked) == 2
+    with torch.no_grad():
+        np.testing.assert_allclose(back(torch.from_numpy(x)).numpy(), ours_(x).data,
+                                   rtol=1e-5, atol=1e-5)
