@@ -400,6 +400,16 @@ def test_gradcheck_hints_at_a_kink():
                                                     requires_grad=True)])
 
 
+def test_gradcheck_float32_inputs_are_noted_in_the_report():
+    x = Tensor(leaf((3,), 29).data.astype(np.float32), requires_grad=True)
+    with pytest.warns(UserWarning, match="float32"), pytest.raises(tg.GradcheckError) as e:
+        tg.gradcheck(CubeTwiceTooBig.apply, [x])
+    assert "note: input 0 (float32) checked as float64 copies" in str(e.value)
+    with pytest.warns(UserWarning, match="float32"), pytest.raises(tg.GradcheckError) as e:
+        tg.gradgradcheck(CubeFrozen.apply, [x])
+    assert "note: input 0 (float32) checked as float64 copies" in str(e.value)
+
+
 def test_gradcheck_notes_a_function_that_computes_in_float32():
     x = leaf((3,), 19)
     with pytest.raises(tg.GradcheckError, match="note: output.*float32") as e:

@@ -38,8 +38,8 @@ class GradcheckError(RuntimeError):
 # ----- inputs and outputs ----------------------------------------------------------------
 
 
-def _as_inputs(inputs: Any) -> tuple[list[Any], list[int]]:
-    """Inputs as a list, and the indices of those to check.
+def _as_inputs(inputs: Any) -> tuple[list[Any], list[int], str]:
+    """Inputs as a list, the indices of those to check, and a note for the report.
 
     Float arrays and Tensors that require grad become private float64 leaves that keep the
     original memory order (C or Fortran) but own their memory, so perturbing an element
@@ -60,13 +60,12 @@ def _as_inputs(inputs: Any) -> tuple[list[Any], list[int]]:
             x = Tensor(np.array(x.data, dtype=np.float64, order="K"), requires_grad=True)
             checked.append(i)
         out.append(x)
-    if lowered:
-        warnings.warn(
-            f"gradcheck: {', '.join(lowered)} checked as float64 copies: finite differences "
-            "need float64 precision (the function runs in float64 here)",
-            stacklevel=3,
-        )
-    return out, checked
+    if not lowered:
+        return out, checked, ""
+    note = (f"{', '.join(lowered)} checked as float64 copies: finite differences need "
+            "float64 precision (the function runs in float64 here)")
+    warnings.warn(f"gradcheck: {note}", stacklevel=3)
+    return out, checked, f"\nnote: {note}"
 
 
 def _outputs(fn: Callable[..., Any], inputs: Sequence[Any]) -> list[Tensor]:
@@ -456,7 +455,7 @@ def gradcheck(
     >>> tg.gradcheck(lambda t: (t * t.sigmoid()).sum(), [x])
     True
     """
-    xs, checked = _as_inputs(inputs)
+    xs, checked, note = _as_inputs(inputs)
     if not checked:
         raise ValueError("gradcheck: no input requires grad, nothing to check")
     if not (check_backward_ad or check_forward_ad):
@@ -469,9 +468,9 @@ def gradcheck(
             _fast(fn, xs, checked, outs, opt, np.random.default_rng(seed))
         else:
             _full(fn, xs, checked, outs, opt)
-    except GradcheckError:
+    except GradcheckError as e:
         if raise_exception:
-            raise
+            raise GradcheckError(f"{e}{note}") from None
         return False
     return True
 
@@ -500,7 +499,7 @@ def gradgradcheck(
     >>> tg.gradgradcheck(lambda t: (t.tanh() * t).sum(), [x])
     True
     """
-    xs, checked = _as_inputs(inputs)
+    xs, checked, note = _as_inputs(inputs)
     if not checked:
         raise ValueError("gradgradcheck: no input requires grad, nothing to check")
     rng = np.random.default_rng(seed + 1)
@@ -531,6 +530,6 @@ def gradgradcheck(
         if raise_exception:
             raise GradcheckError(
                 f"{e}\n(gradgradcheck: output k is the gradient of v·fn with respect to the "
-                "k-th input that requires grad, for a fixed random v)"
+                f"k-th input that requires grad, for a fixed random v){note}"
             ) from None
         return False
