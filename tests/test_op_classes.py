@@ -7,9 +7,11 @@ run over every op it applies to, so the next op cannot repeat it:
   reductions, softmax, cat/stack, ...), and axis 0 / -1 on 0-d tensors (as PyTorch);
 * dtypes: integer (beyond 2**24, where float32 rounds) and bool inputs give numpy's exact
   result for ops where numpy is exact;
-* memory layouts: Fortran order, transposed, strided and broadcast views give the same
-  values *and gradients* as a C-contiguous copy, and inputs are never written to;
-* gradients: ``tg.gradcheck`` (full Jacobian, float64) at random shapes, values and axes;
+* memory layouts: user arrays in Fortran order, transposed, strided or broadcast views
+  give numpy's values and are never written to; views made by ops (transpose, strided
+  slicing, broadcast_to) as inputs give right values and gradients;
+* gradients: ``tg.gradcheck`` (full Jacobian, float64) at random shapes, values and axes,
+  and the forward-mode Jacobian (``jvp`` rules) at the same draws;
 * losses that take probabilities accept soft, unnormalised targets (torch's -Σ t·log p);
 * custom Functions can read ``ctx.needs_input_grad`` inside forward.
 
@@ -18,7 +20,8 @@ on Tensors, ``ref`` its numpy reference, and which arguments apply (``arity``, a
 ``options`` drawer for axis arguments such as ``reduce_axes``, a value ``domain``,
 ``ints`` if numpy's result on integers is exact, ``kinks`` or ``ties`` to keep the
 gradient check away from points where the op is not differentiable). Every property
-below then runs on it.
+below then runs on it. A loss taking probabilities: one line in ``PROB_LOSSES``. A failure
+whose fix is on its way: an entry in ``KNOWN`` (an xfail), removed once it passes.
 """
 
 from __future__ import annotations
