@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -29,6 +29,9 @@ except ImportError:  # pragma: no cover
     tgf = None
 
 EPS = 1e-6
+#: Each example runs gradcheck, gradgradcheck and a jvp: a third of the profile's examples
+#: keeps this file near 20 s under HYPOTHESIS_PROFILE=ci.
+EXAMPLES = max(10, settings().max_examples // 3)
 
 
 def check(fn: Callable[..., Tensor], np_fn: Callable[..., np.ndarray], *arrays: np.ndarray,
@@ -107,6 +110,7 @@ SMOOTH = [
 
 
 @pytest.mark.parametrize(("name", "np_fn", "lo", "hi"), SMOOTH, ids=[s[0] for s in SMOOTH])
+@settings(max_examples=EXAMPLES)
 @given(data=st.data())
 def test_smooth_elementwise(name, np_fn, lo, hi, data):
     a = data.draw(arrays(lo=lo, hi=hi))
@@ -123,6 +127,7 @@ ROUNDING = [("sign", np.sign), ("floor", np.floor), ("ceil", np.ceil), ("round",
 
 
 @pytest.mark.parametrize(("name", "np_fn"), ROUNDING, ids=[r[0] for r in ROUNDING])
+@settings(max_examples=EXAMPLES)
 @given(a=arrays(lo=-4.0, hi=4.0))
 def test_rounding_values_and_zero_gradient(name, np_fn, a):
     a = np.concatenate([a.reshape(-1), [0.5, 1.5, -2.5, 0.0]])  # halves round to even
@@ -150,6 +155,7 @@ def test_abs_builtin_and_unary_plus():
 # ----- shape -----------------------------------------------------------------------------
 
 
+@settings(max_examples=EXAMPLES)
 @given(array_axis())
 def test_unsqueeze_then_squeeze(a_axis):
     a, axis = a_axis
@@ -159,6 +165,7 @@ def test_unsqueeze_then_squeeze(a_axis):
     check(lambda t: t.unsqueeze(new).squeeze(new), lambda x: x, a)
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(tst.shapes(min_dims=1, max_dims=4, min_side=1, max_side=2)))
 def test_squeeze_all_and_named_size_one_axes(a):
     check(lambda t: t.squeeze(), np.squeeze, a)
@@ -173,6 +180,7 @@ def test_squeeze_of_a_dimension_larger_than_one_is_a_no_op_as_torch():
     assert tg.squeeze(t, (0, 1)).shape == (2, 3)
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(1, 4)), st.data())
 def test_flatten_dims_and_unflatten(a, data):
     s = data.draw(st.integers(-a.ndim, a.ndim - 1))
@@ -194,6 +202,7 @@ def test_flatten_of_0d_and_view_and_unflatten_minus_one():
         Tensor(np.ones((2, 3, 4))).flatten(2, 1)
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(0, 2)), st.lists(st.integers(1, 3), min_size=0, max_size=3))
 def test_tile_and_repeat(a, reps):
     reps = tuple(reps)
@@ -206,6 +215,7 @@ def test_tile_and_repeat(a, reps):
             Tensor(a).repeat(*reps)
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(1, 3)), st.data())
 def test_pad_numpy_and_torch_forms(a, data):
     widths = data.draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)),
@@ -225,6 +235,7 @@ def test_pad_errors_are_clear():
     assert t.pad(1).shape == (4, 5)
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(1)), st.data())
 def test_flip_and_roll(a, data):
     axes = data.draw(tst.valid_axes(a.ndim))
@@ -237,6 +248,7 @@ def test_flip_and_roll(a, data):
     assert tg.flip(Tensor(a), dims=axis).shape == a.shape
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(1)), st.data())
 def test_split_chunk_unbind_narrow(a, data):
     axis = data.draw(st.integers(-a.ndim, a.ndim - 1))
@@ -272,6 +284,7 @@ def test_split_and_narrow_errors():
         t.narrow(0, 3, 2)
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(tst.shapes(1, 2, max_side=3)), arrays(tst.shapes(1, 2, max_side=3)))
 def test_hstack_vstack(a, b):
     def fits(fn, *xs):
@@ -287,6 +300,7 @@ def test_hstack_vstack(a, b):
         check(lambda x, y, f=tg_fn: f([x, y]), lambda x, y, f=np_fn: f([x, y]), a, b)
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(2, 3)), st.integers(-3, 3))
 def test_tril_triu(a, k):
     check(lambda t: t.tril(k), lambda x: np.tril(x, k), a)
@@ -299,6 +313,7 @@ def test_tril_of_a_vector_is_a_clear_error():
         Tensor(np.ones(3)).tril()
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(0, 2)), st.data())
 def test_expand_with_minus_one_and_sizes(a, data):
     lead = data.draw(st.integers(0, 2))
@@ -309,6 +324,7 @@ def test_expand_with_minus_one_and_sizes(a, data):
     check(lambda t: t.broadcast_to(target), lambda x: np.broadcast_to(x, target), a)
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(1)), st.data())
 def test_permute_with_negative_dims(a, data):
     perm = data.draw(st.permutations(range(a.ndim)))
@@ -337,6 +353,7 @@ def test_clone_and_contiguous():
 # ----- reductions and scans -------------------------------------------------------------------
 
 
+@settings(max_examples=EXAMPLES)
 @given(array_axes(zeros=True))
 def test_prod_including_zeros(a_axis_kd):
     a, axis, kd = a_axis_kd
@@ -349,6 +366,7 @@ def test_prod_gradient_with_one_and_two_zeros_is_the_product_of_the_others():
     np.testing.assert_array_equal(t.grad.data, [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0]])
 
 
+@settings(max_examples=EXAMPLES)
 @given(array_axis(), st.booleans())
 def test_cumsum_and_cumprod(a_axis, zeros):
     a, axis = a_axis
@@ -367,6 +385,7 @@ def test_cumprod_gradient_at_zeros_matches_a_hand_derivation():
     np.testing.assert_array_equal(t.grad.data, [1.0, 32.0, 0.0, 0.0])
 
 
+@settings(max_examples=EXAMPLES)
 @given(array_axes(), st.sampled_from([0, 1, 2]))
 def test_var_and_std(a_axis_kd, correction):
     a, axis, kd = a_axis_kd
@@ -391,6 +410,7 @@ def test_var_defaults_to_torch_correction_and_accepts_unbiased_and_ddof():
     assert math.isclose(tg.var(a, 0, 0).item(), np.var(a))
 
 
+@settings(max_examples=EXAMPLES)
 @given(array_axes())
 def test_logsumexp(a_axis_kd):
     a, axis, kd = a_axis_kd
@@ -409,6 +429,7 @@ def test_logsumexp_is_stable_for_huge_values():
         np.testing.assert_allclose(t.grad.data, [[0.5, 0.5], [0.0, 1.0]])
 
 
+@settings(max_examples=EXAMPLES)
 @given(array_axes(), st.sampled_from([2, 1, 3, math.inf, -math.inf, "fro", 0.5]))
 def test_norm(a_axis_kd, ord):  # noqa: A002
     a, axis, kd = a_axis_kd
@@ -437,6 +458,7 @@ def test_norm_of_zeros_has_zero_gradient_as_torch():
     assert tg.norm(Tensor(np.array([3.0, 0.0, 4.0])), 0).item() == 2.0
 
 
+@settings(max_examples=EXAMPLES)
 @given(array_axes())
 def test_all_any(a_axis_kd):
     a, axis, kd = a_axis_kd
@@ -449,6 +471,7 @@ def test_all_any(a_axis_kd):
         np.testing.assert_array_equal(getattr(tg, name)(a, dim=axis, keepdim=kd).data, out.data)
 
 
+@settings(max_examples=EXAMPLES)
 @given(array_axis(), st.booleans())
 def test_argmax_argmin_with_torch_names_and_0d(a_axis, kd):
     a, axis = a_axis
@@ -507,6 +530,7 @@ def index_for(shape, axis, data, fill=None):
     return data.draw(hnp.arrays(np.int64, shape, elements=st.integers(0, fill - 1)))
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(1)), st.data())
 def test_gather_and_take_along_axis(a, data):
     axis = data.draw(st.integers(-a.ndim, a.ndim - 1))
@@ -523,6 +547,7 @@ def test_gather_and_take_along_axis(a, data):
           lambda x: np.take_along_axis(x, idx_full, axis), a)
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(1)), st.data())
 def test_index_select(a, data):
     axis = data.draw(st.integers(-a.ndim, a.ndim - 1))
@@ -532,6 +557,7 @@ def test_index_select(a, data):
           lambda x: np.take(x, idx, axis), a)
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays(shapes(1)), st.data())
 def test_scatter_add_and_index_add(a, data):
     axis = data.draw(st.integers(-a.ndim, a.ndim - 1))
@@ -613,6 +639,7 @@ def test_einsum_errors_name_the_operand():
         tg.einsum("ij,jk->ik", Tensor(np.ones((2, 3))))
 
 
+@settings(max_examples=EXAMPLES)
 @given(arrays((3,)), arrays((2,)))
 def test_outer_and_dot(a, b):
     check(tg.outer, np.outer, a, b)

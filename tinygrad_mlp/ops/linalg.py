@@ -108,7 +108,10 @@ class Einsum(Function):
         subs, out = _parse(subscripts, [x.shape for x in xs])
         ctx.subs, ctx.out_letters = subs, out
         ctx.save_for_backward(*xs)
-        return np.asarray(_einsum(",".join(subs) + "->" + out, *xs))
+        y = np.asarray(_einsum(",".join(subs) + "->" + out, *xs))
+        if any(np.may_share_memory(y, x) for x in xs):  # "ii->i", "ij->ji": numpy's views
+            y = y.copy()
+        return y
 
     @staticmethod
     def backward(ctx, g):
