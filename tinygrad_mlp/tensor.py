@@ -982,31 +982,31 @@ class Tensor:
     def cumsum(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         """Running sum along ``axis`` (None: over the flattened tensor, as numpy)."""
         axis = _ops.pick(axis, dim)[0]
-        x = self.reshape(-1) if axis is None else self
-        return _ops.CumSum.apply(x, axis=0 if axis is None else _ops.axis_index(axis, self.ndim,
-                                                                                 "cumsum"))
+        if axis is None:
+            return _ops.CumSum.apply(self.reshape(-1), axis=0)
+        return _ops.CumSum.apply(self, axis=_ops.axis_index(axis, self.ndim, "cumsum"))
 
     def cumprod(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         """Running product along ``axis`` (None: over the flattened tensor, as numpy)."""
         axis = _ops.pick(axis, dim)[0]
-        x = self.reshape(-1) if axis is None else self
-        return _ops.CumProd.apply(x, axis=0 if axis is None else _ops.axis_index(axis, self.ndim,
-                                                                                  "cumprod"))
+        if axis is None:
+            return _ops.CumProd.apply(self.reshape(-1), axis=0)
+        return _ops.CumProd.apply(self, axis=_ops.axis_index(axis, self.ndim, "cumprod"))
 
     def var(self, axis: Any = None, correction: float | None = None, keepdims: bool = False, *,
             dim: Any = None, keepdim: bool | None = None, unbiased: bool | None = None,
             ddof: float | None = None) -> Tensor:
         """Variance with ``correction`` (default 1, as torch; numpy's ``ddof`` and torch's
         ``unbiased`` are accepted too)."""
-        return _ops.composite.var(self, *_ops.var_args(axis, dim, correction, unbiased, ddof),
-                        keepdims if keepdim is None else keepdim)
+        axis, correction = _ops.var_args(axis, dim, correction, unbiased, ddof)
+        return _ops.composite.var(self, axis, correction, keepdims if keepdim is None else keepdim)
 
     def std(self, axis: Any = None, correction: float | None = None, keepdims: bool = False, *,
             dim: Any = None, keepdim: bool | None = None, unbiased: bool | None = None,
             ddof: float | None = None) -> Tensor:
         """Standard deviation, √var (correction 1 by default, as torch)."""
-        return _ops.composite.std(self, *_ops.var_args(axis, dim, correction, unbiased, ddof),
-                        keepdims if keepdim is None else keepdim)
+        axis, correction = _ops.var_args(axis, dim, correction, unbiased, ddof)
+        return _ops.composite.std(self, axis, correction, keepdims if keepdim is None else keepdim)
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
                   keepdim: bool | None = None) -> Tensor:
@@ -1015,8 +1015,8 @@ class Tensor:
     def norm(self, ord: Any = 2, axis: Any = None, keepdims: bool = False, *, p: Any = None,  # noqa: A002
              dim: Any = None, keepdim: bool | None = None) -> Tensor:
         """Vector ``ord``-norm over ``axis`` (``p=`` is torch's name for ord)."""
-        return _ops.composite.norm(self, ord if p is None else p,
-                                *_ops.pick(axis, dim, keepdims, keepdim))
+        axis, keepdims = _ops.pick(axis, dim, keepdims, keepdim)
+        return _ops.composite.norm(self, ord if p is None else p, axis, keepdims)
 
     def all(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
             keepdim: bool | None = None) -> Tensor:
