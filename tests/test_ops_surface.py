@@ -688,6 +688,7 @@ def test_tensor_infers_dtypes_as_torch():
     assert tg.tensor([1, 2], dtype=np.float64).dtype == np.float64
     t = tg.tensor([1.0], requires_grad=True)
     assert t.requires_grad and t.is_leaf
+    assert tg.tensor([2.0], True).requires_grad  # API.md's order: (data, requires_grad, dtype)
     with pytest.raises(TypeError, match="floating-point"):
         tg.tensor([1, 2], requires_grad=True)
     with pytest.raises(TypeError, match="str"):

@@ -34,7 +34,7 @@ def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
     return t.requires_grad_(True) if requires_grad else t
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """A new Tensor holding a copy of ``data``, with torch.tensor's dtype inference:
     Python ints → int64, floats → float32, bools → bool; an ndarray keeps its dtype.
 
