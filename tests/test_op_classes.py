@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -354,6 +355,58 @@ def test_forward_mode_jacobian_matches_finite_differences(op, data):
     tensors = [Tensor(a, requires_grad=True) for a in arrays]
     assert tg.gradcheck(lambda *ts: op.fn(*ts, **options), tensors, check_forward_ad=True,
                         check_backward_ad=False, fast_mode=True)
+
+
+class PlantedFactor(tg.Function):
+    """Planted bug: the identity, whose backward scales output element ``index`` by 1.5."""
+
+    @staticmethod
+    def forward(ctx, y, index=()):
+        ctx.index = index
+        return y.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        scale = np.ones(g.shape)
+        scale[ctx.index] = 1.5
+        return g * scale
+
+
+@pytest.mark.parametrize("op", rows("planted", lambda op: op.grad))
+@settings(max_examples=max(5, EXAMPLES // 2))
+@given(data=st.data())
+def test_gradcheck_names_a_bug_planted_after_any_op(op, data):
+    """Row j of the Jacobian made 1.5x too big: the report must name output element j
+    and give analytical = 1.5 x numerical (or pass, when that row is zero)."""
+    arrays, options = draw_case(data, op)
+    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    y = op.fn(*tensors, **options)
+    if y.size == 0:
+        return
+    index = tuple(int(i) for i in np.unravel_index(data.draw(st.integers(0, y.size - 1)),
+                                                   y.shape))
+
+    def planted(*ts: Tensor) -> Tensor:
+        return PlantedFactor.apply(op.fn(*ts, **options), index=index)
+
+    try:
+        tg.gradcheck(planted, tensors)
+    except tg.GradcheckError as e:
+        m = re.search(rf"output 0 \(shape {re.escape(str(y.shape))}\), element \(([\d, ]*)\): "
+                      r"analytical (\S+), numerical (\S+) ", str(e))
+        assert m, str(e)
+        assert tuple(int(i) for i in m[1].replace(" ", "").split(",") if i) == index
+        assert float(m[2].rstrip(",")) == pytest.approx(1.5 * float(m[3]), rel=1e-4)
+    else:  # only right if row `index` of the Jacobian is (within tolerance) zero
+        def at(i: int, k: tuple, h: float) -> float:
+            moved = [Tensor(u.data.copy()) for u in tensors]
+            moved[i].data[k] += h
+            return float(op.fn(*moved, **options).data[index])
+
+        for i, t in enumerate(tensors):
+            for k in np.ndindex(t.shape):
+                derivative = (at(i, k, 1e-6) - at(i, k, -1e-6)) / 2e-6
+                assert abs(derivative) < 3e-5, f"{op.name}: gradcheck missed a planted bug"
 
 
 def signed(options: dict, n: int, negative: bool) -> dict:
