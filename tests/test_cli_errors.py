@@ -529,3 +529,48 @@ def test_a_reader_that_leaves_the_pipe_is_not_an_error(tmp_path, data_dir, check
     proc.stderr.close()
     assert proc.wait(timeout=60) == 141, err
     assert err == "", err
+
+
+def test_ctrl_c_in_a_terminal_asks_and_keeps_the_last_epoch(tmp_path, data_dir):
+    """The whole conversation in a pseudo-terminal: Ctrl-C, the question, "y", saved."""
+    pty = pytest.importorskip("pty")
+    import select
+
+    script = _console_script()
+    out = tmp_path / "kept.npz"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command, attached to the terminal
+        os.environ.update(HOME=str(tmp_path))
+        os.execv(script, [script, "train", "--data", str(data_dir), "--hidden", "8",
+                          "--epochs", "500", "--batch-size", "100", "--out", str(out),
+                          "--no-progress"])
+    seen = b""
+
+    def read_until(token: bytes) -> bytes:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while token not in seen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        assert token in seen, seen.decode(errors="replace")
+        return seen
+
+    try:
+        read_until(b"epoch   2/500")
+        os.write(fd, b"\x03")  # Ctrl-C, as the terminal delivers it: SIGINT
+        read_until(b"[y/N]")
+        os.write(fd, b"y\n")
+        read_until(b"saved")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    text = seen.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 130 and "Traceback" not in text
+    question = text[text.index("interrupted") :]
+    epochs = len(tg.load(out)["meta"]["history"]["epoch"])
+    assert f"interrupted during epoch {epochs + 1}." in question
+    assert f"after {epochs} epoch" in question and str(out) in question
+    T.load_checkpoint(out)  # a complete, loadable model

@@ -328,7 +328,6 @@ def train(
         model.load_state_dict(finished)
         return kind(message, model.eval(), history)
 
-    epoch = 0
     try:
         for epoch in range(1, cfg.epochs + 1):
             start = time.perf_counter()
@@ -375,7 +374,9 @@ def train(
     except TrainingStopped:
         raise
     except KeyboardInterrupt:
-        raise stopped(TrainingInterrupted, f"interrupted during epoch {epoch}") from None
+        done = len(history)  # the epoch counter may already be past the last finished one
+        where = f"during epoch {done + 1}" if done < cfg.epochs else "after the last epoch"
+        raise stopped(TrainingInterrupted, f"interrupted {where}") from None
     return model, history
 
 
