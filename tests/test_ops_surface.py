@@ -814,3 +814,15 @@ def test_factories_as_tensor_static_methods_and_integer_tensors_as_indices():
     x = Tensor(np.arange(5.0), requires_grad=True)
     x[tg.tensor([0, 2, 2])].sum().backward()
     np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 2.0, 0.0, 0.0])
+
+
+def test_torch_dtype_names_and_to():
+    assert tg.float32 is np.float32 and tg.long is np.int64 and tg.double is np.float64
+    assert tg.zeros(2, dtype=tg.int64).dtype == np.int64
+    t = tg.tensor([1.0, 2.0], requires_grad=True)
+    assert t.to("cpu") is t and t.to(tg.float32) is t
+    d = t.to(tg.float64)
+    assert d.dtype == np.float64 and d.requires_grad
+    d.sum().backward()
+    assert t.grad.dtype == np.float32
+    assert t.to(tg.long).dtype == np.int64 and not t.to(tg.long).requires_grad

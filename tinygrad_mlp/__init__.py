@@ -103,8 +103,20 @@ from tinygrad_mlp.ops import (  # the PyTorch surface (issue 12)
     vstack,
 )
 from tinygrad_mlp.ops.composite import norm
-from tinygrad_mlp.ops.creation import (
+from tinygrad_mlp.ops.creation import (  # factories and torch's dtype names
     arange,
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    uint8,
     as_tensor,
     empty,
     empty_like,
@@ -131,6 +143,18 @@ from tinygrad_mlp.viz import trace
 __version__ = "0.1.0"
 
 __all__ = [
+    "bool_",
+    "double",
+    "float16",
+    "float32",
+    "float64",
+    "half",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "long",
+    "uint8",
     "Context",
     "Function",
     "GradcheckError",

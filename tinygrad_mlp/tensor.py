@@ -803,6 +803,12 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         return _ops.composite.astype(self, dtype)
 
+    def to(self, dtype: Any) -> Tensor:
+        """torch's ``x.to(dtype)`` (``"cpu"`` is accepted and changes nothing: numpy only)."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        return self if self.dtype == np.dtype(dtype) else _ops.composite.astype(self, dtype)
+
     def float(self) -> Tensor:
         return self if self.dtype == np.float32 else _ops.composite.astype(self, np.float32)
 

@@ -270,8 +270,19 @@ def eye(n: int, m: int | None = None, dtype: Any = np.float32,
     return _make(np.eye(n, m, dtype=dtype), requires_grad)
 
 
+# dtype names as torch spells them (tg.float32 is np.float32): tg.zeros(2, dtype=tg.float64).
+# Not int/float/bool, which would hide Python's own in any module that imports them.
+float16 = half = np.float16
+float32 = np.float32
+float64 = double = np.float64
+int8, int16, int32, uint8 = np.int8, np.int16, np.int32, np.uint8
+int64 = long = np.int64
+bool_ = np.bool_
+
 __all__ = [
     "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
     "linspace", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like", "tensor",
     "zeros", "zeros_like",
+    "bool_", "double", "float16", "float32", "float64", "half", "int8", "int16", "int32",
+    "int64", "long", "uint8",
 ]
