@@ -191,17 +191,21 @@ def _away_from(kinks, lo=-8.0, hi=8.0):
 @PER_ACTIVATION
 @given(data=st.data())
 @pytest.mark.parametrize("name,f,kinks", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
-def test_activation_gradchecks_first_and_second_order(name, f, kinks, data):
+def test_activation_gradchecks_first_and_second_order_and_forward_mode(name, f, kinks, data):
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
     x = leaf(data.draw(hnp.arrays(np.float64, shape, elements=_away_from(kinks))))
-    assert tg.gradcheck(lambda t: f(F, t), [x])
+    assert tg.gradcheck(lambda t: f(F, t), [x], check_forward_ad=True)
     assert tg.gradgradcheck(lambda t: f(F, t), [x])
 
 
-def test_gradcheck_would_catch_a_wrong_activation_rule(monkeypatch):
+def test_gradcheck_would_catch_a_wrong_activation_rule_or_jvp(monkeypatch):
     x = leaf(np.linspace(-2, 2, 5))
     monkeypatch.setattr(F.Softplus, "_slope", staticmethod(lambda ctx, x: F._sigmoid(x) * 1.01))
     assert not tg.gradcheck(F.softplus, [x], raise_exception=False)
+    assert tg.gradcheck(F.logsigmoid, [x], check_forward_ad=True)
+    monkeypatch.setattr(F.LogSigmoid, "jvp", staticmethod(lambda ctx, t: t * 1.01))
+    assert tg.gradcheck(F.logsigmoid, [x])  # reverse mode is still right ...
+    assert not tg.gradcheck(F.logsigmoid, [x], check_forward_ad=True, raise_exception=False)
 
 
 def test_hardtanh_gradient_is_zero_at_the_bounds_unlike_clip():
@@ -435,13 +439,13 @@ def test_loss_matches_torch(name, g, make, dtype):
 @PER_LOSS
 @given(seed=st.integers(0, 2**32 - 1))
 @pytest.mark.parametrize("name,g,make", LOSSES, ids=LOSS_IDS)
-def test_loss_gradchecks_first_and_second_order(name, g, make, seed):
+def test_loss_gradchecks_first_and_second_order_and_forward_mode(name, g, make, seed):
     xs = [leaf(a) for a in make(np.random.default_rng(seed))]
 
     def fn(*ts):
         return g(F, lambda a: a, *ts)
 
-    assert tg.gradcheck(fn, xs)
+    assert tg.gradcheck(fn, xs, check_forward_ad=True)
     assert tg.gradgradcheck(fn, xs)
 
 
