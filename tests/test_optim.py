@@ -411,6 +411,18 @@ SCHEDULES = [  # (name, make(lr_scheduler module, optimizer), steps, optimizer o
     ("lambda", lambda m, o: m.LambdaLR(o, lambda e: 1 / (1 + e) ** 0.5), 8, None),
     ("lambda_per_group", lambda m, o: m.LambdaLR(o, [lambda e: 0.9**e, lambda e: e + 1]), 6,
      None),
+    ("linear", lambda m, o: m.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=4), 7,
+     None),
+    ("constant", lambda m, o: m.ConstantLR(o, factor=0.3, total_iters=3), 5, None),
+    ("sequential_warmup_cosine",
+     lambda m, o: m.SequentialLR(o, [m.LinearLR(o, start_factor=0.1, total_iters=3),
+                                     m.CosineAnnealingLR(o, T_max=6)], milestones=[3]), 10,
+     None),
+    ("sequential_three",
+     lambda m, o: m.SequentialLR(o, [m.ConstantLR(o, factor=0.5, total_iters=2),
+                                     m.ExponentialLR(o, gamma=0.9),
+                                     m.StepLR(o, step_size=2, gamma=0.5)], milestones=[2, 5]),
+     9, None),
     ("onecycle", lambda m, o: m.OneCycleLR(o, max_lr=1.0, total_steps=20), 20, None),
     ("onecycle_linear_three_phase",
      lambda m, o: m.OneCycleLR(o, max_lr=[1.0, 0.5], epochs=3, steps_per_epoch=5,
@@ -472,6 +484,20 @@ def test_schedules_resume_and_check_their_arguments():
         optim.OneCycleLR(opt, max_lr=1.0)
     with pytest.raises(ValueError, match="factor"):
         optim.ReduceLROnPlateau(opt, factor=1.0)
+
+    with pytest.raises(ValueError, match="milestones"):
+        optim.SequentialLR(opt, [optim.ConstantLR(opt), optim.ConstantLR(opt)], milestones=[])
+    with pytest.raises(ValueError, match="start_factor"):
+        optim.LinearLR(opt, start_factor=0.0)
+    chain_opt = optim.SGD([nn.Parameter(np.ones(1))], lr=1.0)
+    chain = optim.SequentialLR(chain_opt, [optim.LinearLR(chain_opt, total_iters=2),
+                                           optim.ExponentialLR(chain_opt, 0.5)], milestones=[2])
+    for _ in range(3):
+        chain.step()
+    saved = chain.state_dict()
+    chain.step()
+    chain.load_state_dict(saved)
+    assert chain.last_epoch == 3 and chain._schedulers[1].last_epoch == 1
 
     lam = optim.LambdaLR(optim.SGD([nn.Parameter(np.ones(1))], lr=1.0), lambda e: 0.5**e)
     lam.step()

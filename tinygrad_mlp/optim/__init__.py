@@ -3,7 +3,8 @@
     optimizers.py     Optimizer (groups, state, state_dict), SGD, Adam, AdamW, RMSprop,
                       Adagrad: in-place updates, each formula in its class docstring
     lr_scheduler.py   StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR,
-                      OneCycleLR, ReduceLROnPlateau (``optim.lr_scheduler.X``, as torch)
+                      LinearLR, ConstantLR, SequentialLR, OneCycleLR, ReduceLROnPlateau
+                      (``optim.lr_scheduler.X``, as torch)
 
 The schedules are also importable from here (``optim.StepLR``).
 
@@ -21,13 +22,16 @@ from __future__ import annotations
 
 from tinygrad_mlp.optim import lr_scheduler
 from tinygrad_mlp.optim.lr_scheduler import (
+    ConstantLR,
     CosineAnnealingLR,
     ExponentialLR,
     LambdaLR,
+    LinearLR,
     LRScheduler,
     MultiStepLR,
     OneCycleLR,
     ReduceLROnPlateau,
+    SequentialLR,
     StepLR,
 )
 from tinygrad_mlp.optim.optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
@@ -37,15 +41,18 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "ConstantLR",
     "CosineAnnealingLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
+    "LinearLR",
     "MultiStepLR",
     "OneCycleLR",
     "Optimizer",
     "RMSprop",
     "ReduceLROnPlateau",
+    "SequentialLR",
     "StepLR",
     "lr_scheduler",
 ]

@@ -19,6 +19,7 @@ a validation metric instead). ``get_last_lr()`` tells what the last step set, an
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,13 +27,16 @@ from typing import Any
 from tinygrad_mlp.optim.optimizers import Optimizer
 
 __all__ = [
+    "ConstantLR",
     "CosineAnnealingLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
+    "LinearLR",
     "MultiStepLR",
     "OneCycleLR",
     "ReduceLROnPlateau",
+    "SequentialLR",
     "StepLR",
 ]
 
@@ -192,6 +196,138 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return [base * self.gamma**self.last_epoch for base in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """Scale the learning rate linearly from ``start_factor`` to ``end_factor`` over
+    ``total_iters`` epochs, then keep it (a warm-up, usually inside :class:`SequentialLR`).
+
+    ``lr = initial_lr·(start + (end − start)·min(epoch, total_iters)/total_iters)``.
+
+    >>> import numpy as np
+    >>> from tinygrad_mlp import nn, optim
+    >>> opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=1.0)
+    >>> sched = optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> [(sched.step(), opt.lr)[1] for _ in range(4)]
+    [0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
+            raise ValueError(
+                f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], got "
+                f"{start_factor} and {end_factor}"
+            )
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        done = min(self.total_iters, self.last_epoch) / self.total_iters if self.total_iters else 1
+        factor = self.start_factor + (self.end_factor - self.start_factor) * done
+        return [base * factor for base in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    """Multiply the learning rate by ``factor`` for the first ``total_iters`` epochs.
+
+    >>> import numpy as np
+    >>> from tinygrad_mlp import nn, optim
+    >>> opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=1.0)
+    >>> sched = optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2)
+    >>> [(sched.step(), opt.lr)[1] for _ in range(3)]
+    [0.5, 1.0, 1.0]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        factor = self.factor if self.last_epoch < self.total_iters else 1.0
+        return [base * factor for base in self.base_lrs]
+
+
+class SequentialLR:
+    """Run ``schedulers`` one after another, switching at the epochs in ``milestones``
+    (each one restarts at its own epoch 0), as torch: e.g. LinearLR warm-up, then cosine.
+
+    >>> import numpy as np
+    >>> from tinygrad_mlp import nn, optim
+    >>> opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=1.0)
+    >>> warm = optim.lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=2)
+    >>> decay = optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> sched = optim.lr_scheduler.SequentialLR(opt, [warm, decay], milestones=[2])
+    >>> [(sched.step(), opt.lr)[1] for _ in range(4)]
+    [0.75, 1.0, 0.5, 0.25]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedulers: Sequence[LRScheduler],
+        milestones: Sequence[int],
+        last_epoch: int = -1,
+    ) -> None:
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("SequentialLR: expects at least one scheduler")
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(
+                f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} "
+                f"milestones, got {len(milestones)}"
+            )
+        for i, sched in enumerate(schedulers):
+            if getattr(sched, "optimizer", None) is not optimizer:
+                raise ValueError(f"SequentialLR: scheduler {i} belongs to another optimizer")
+        self.optimizer = optimizer
+        self._schedulers = schedulers
+        self._milestones = [int(m) for m in milestones]
+        self.last_epoch = last_epoch + 1
+        for g in optimizer.param_groups:  # undo what constructing the schedulers did
+            g["lr"] = g["initial_lr"]
+        for sched in schedulers:
+            sched.last_epoch -= 1
+        schedulers[0].step()  # epoch 0 of the first
+        self._last_lr = schedulers[0].get_last_lr()
+
+    def step(self) -> None:
+        """Advance one epoch in the scheduler whose stretch this epoch belongs to."""
+        self.last_epoch += 1
+        i = bisect.bisect_right(self._milestones, self.last_epoch)
+        sched = self._schedulers[i]
+        if i > 0 and self._milestones[i - 1] == self.last_epoch:
+            sched.last_epoch = -1  # its first epoch: restart it at epoch 0
+        sched.step()
+        self._last_lr = sched.get_last_lr()
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the last ``step()``."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """This schedule's counters and each inner schedule's state (``tg.save``-able)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (the inner schedules too)."""
+        state = dict(state_dict)
+        for sched, inner in zip(self._schedulers, state.pop("_schedulers"), strict=True):
+            sched.load_state_dict(inner)
+        self.__dict__.update(state)
 
 
 class LambdaLR(LRScheduler):
