@@ -167,6 +167,15 @@ class Optimizer:
         bufs[k] = np.empty_like(d)
         return bufs[k]
 
+    def _with_weight_decay(self, p: Tensor, grad: np.ndarray, wd: float) -> np.ndarray:
+        """grad + wd·p (L2 weight decay) in scratch buffer 1; ``grad`` itself when wd = 0."""
+        if wd == 0:
+            return grad
+        g = self._tmp(p, 1)
+        np.multiply(p.data, wd, out=g)
+        g += grad
+        return g
+
     # ----- state_dict ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {...}}, "param_groups": [{hyperparameters, "params": [...]}]}``.
@@ -442,13 +451,11 @@ class Adam(Optimizer):
             step = state["step"]
             m, v = state["exp_avg"], state["exp_avg_sq"]
             tmp = self._tmp(p)
-            g = grad
-            if wd != 0 and decoupled:
+            if decoupled and wd != 0:
                 d *= 1 - lr * wd
-            elif wd != 0:
-                g = self._tmp(p, 1)
-                np.multiply(d, wd, out=g)
-                g += grad
+                g = grad
+            else:
+                g = self._with_weight_decay(p, grad, wd)
             np.subtract(g, m, out=tmp)  # m.lerp_(g, 1 - beta1)
             tmp *= 1 - beta1
             m += tmp
@@ -572,11 +579,7 @@ class RMSprop(Optimizer):
                     state["grad_avg"] = np.zeros_like(d)
             state["step"] += 1
             tmp = self._tmp(p)
-            g = grad
-            if wd != 0:
-                g = self._tmp(p, 1)
-                np.multiply(d, wd, out=g)
-                g += grad
+            g = self._with_weight_decay(p, grad, wd)
             v = state["square_avg"]
             v *= alpha  # v.mul_(alpha).addcmul_(g, g, value=1 - alpha)
             np.multiply(g, 1 - alpha, out=tmp)
@@ -672,11 +675,7 @@ class Adagrad(Optimizer):
                 }
             state["step"] += 1
             tmp = self._tmp(p)
-            g = grad
-            if wd != 0:
-                g = self._tmp(p, 1)
-                np.multiply(d, wd, out=g)
-                g += grad
+            g = self._with_weight_decay(p, grad, wd)
             clr = lr / (1 + (state["step"] - 1) * lr_decay)
             s = state["sum"]
             np.multiply(g, g, out=tmp)
