@@ -189,10 +189,9 @@ def _im2col(x: np.ndarray, geom: Geometry) -> np.ndarray:
 def _col2im(cols: np.ndarray, geom: Geometry) -> np.ndarray:
     """The adjoint of ``_im2col``: add each column entry back onto the pixel it came from."""
     n, c, h, w = geom.x_shape
-    (kh, kw), (oh, ow), (t, _, left, _) = geom.kernel, geom.out, geom.pads
-    cols = cols.reshape(c, kh, kw, n, oh, ow)
-    acc = np.zeros((c, n, h + geom.pads[0] + geom.pads[1], w + geom.pads[2] + geom.pads[3]),
-                   dtype=cols.dtype)
+    t, b, left, r = geom.pads
+    cols = cols.reshape(c, *geom.kernel, n, *geom.out)
+    acc = np.zeros((c, n, h + t + b, w + left + r), dtype=cols.dtype)  # channels first
     for i, j, rows, columns in _taps(geom):
         acc[:, :, rows, columns] += cols[:, i, j]
     return np.ascontiguousarray(acc[:, :, t : t + h, left : left + w].transpose(1, 0, 2, 3))
@@ -533,8 +532,7 @@ class AvgPoolSpread(Function):
 
     @staticmethod
     def forward(ctx, g, geom=None, count_include_pad=True, divisor_override=None):
-        n, c, h, w = geom.x_shape
-        _check(g, (n, c, *geom.out), "avg_pool2d backward", "gradient")
+        _check(g, (*geom.x_shape[:2], *geom.out), "avg_pool2d backward", "gradient")
         ctx.options = dict(geom=geom, count_include_pad=count_include_pad,
                            divisor_override=divisor_override)
         share = g * np.asarray(_avg_scale(geom, count_include_pad, divisor_override), g.dtype)
