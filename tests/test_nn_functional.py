@@ -8,6 +8,8 @@ float64 through one table (one line per function).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -181,6 +183,39 @@ def test_activation_is_finite_and_right_at_extremes(name, f, kinks, dtype):
     value, (grad,) = _ours(f, EXTREMES, dtype=dtype)
     assert np.isfinite(value).all() and np.isfinite(grad).all()
     assert_matches_torch(f, EXTREMES, dtype=dtype, grad_rtol=GRAD_RTOL.get((name, dtype)))
+
+
+_erf = np.vectorize(math.erf)
+_SELU = (1.6732632423543772, 1.0507009873554805)
+NUMPY_ACTIVATIONS = {  # the same functions written out in numpy (float64, moderate inputs)
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.1 * x),
+    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+    "elu_alpha": lambda x: np.where(x > 0, x, 0.5 * np.expm1(x)),
+    "selu": lambda x: _SELU[1] * np.where(x > 0, x, _SELU[0] * np.expm1(x)),
+    "celu": lambda x: np.maximum(x, 0) + np.minimum(0, 2 * np.expm1(x / 2)),
+    "gelu": lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))),
+    "gelu_tanh": lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
+                                                  * (x + 0.044715 * x**3))),
+    "silu": lambda x: x / (1 + np.exp(-x)),
+    "softplus": lambda x: np.where(x > 20, x, np.log1p(np.exp(x))),
+    "softplus_beta": lambda x: np.where(2 * x > 5, x, np.log1p(np.exp(2 * x)) / 2),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "hardtanh": lambda x: np.clip(x, -1, 1),
+    "hardtanh_range": lambda x: np.clip(x, -2, 0.5),
+    "hardsigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1),
+    "hardswish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
+    "mish": lambda x: x * np.tanh(np.log1p(np.exp(x))),
+    "logsigmoid": lambda x: -np.log1p(np.exp(-x)),
+}
+
+
+@pytest.mark.parametrize("name,f,kinks", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_activation_values_match_numpy(name, f, kinks):
+    assert set(NUMPY_ACTIVATIONS) == {a[0] for a in ACTIVATIONS}
+    x = np.concatenate([KINK_POINTS, np.random.default_rng(0).standard_normal(40) * 4])
+    np.testing.assert_allclose(f(F, Tensor(x)).data, NUMPY_ACTIVATIONS[name](x),
+                               rtol=1e-12, atol=1e-14)
 
 
 def _away_from(kinks, lo=-8.0, hi=8.0):
@@ -434,6 +469,63 @@ def _with_constants(g):
 @pytest.mark.parametrize("name,g,make", LOSSES, ids=LOSS_IDS)
 def test_loss_matches_torch(name, g, make, dtype):
     assert_matches_torch(_with_constants(g), *make(np.random.default_rng(3)), dtype=dtype)
+
+
+def _np_log_softmax(x, axis):
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def _np_weighted_smoothed_nll(logp, y, w, eps, ignore=-100):
+    """PyTorch's nll / cross-entropy (on log-probabilities) for index targets, (N, C) or
+    (N, C, d...), weights, ignored targets and label smoothing, mean reduction."""
+    c = logp.shape[1]
+    logp = np.moveaxis(logp, 1, -1).reshape(-1, c)
+    y = y.reshape(-1)
+    keep = y != ignore
+    wy = w[np.where(keep, y, 0)] * keep
+    nll = -(logp[np.arange(len(y)), np.where(keep, y, 0)] * wy).sum() / wy.sum()
+    smooth = -((logp * w).sum(1) * keep).sum() / wy.sum()
+    return (1 - eps) * nll + eps / c * smooth
+
+
+def _np_weighted_smoothed_ce(x, y, w, eps):
+    return _np_weighted_smoothed_nll(_np_log_softmax(x, 1), y, w, eps)
+
+
+def _np_neg_log_sigmoid(x):
+    return np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+NUMPY_LOSSES = {  # LOSSES entries written out in numpy
+    "ce_weight": lambda x: _np_weighted_smoothed_ce(x, Y, W3, 0.0),
+    "ce_ignore": lambda x: _np_weighted_smoothed_ce(x, Y_IGNORED, np.ones(3), 0.0),
+    "ce_smoothing_weight_ignore": lambda x: _np_weighted_smoothed_ce(x, Y_IGNORED, W3, 0.3),
+    "ce_kdim": lambda x: _np_weighted_smoothed_ce(x, Y_KDIM, W3, 0.1),
+    "ce_soft_smoothing_weight": lambda x, q: -(
+        _np_log_softmax(x, 1) * (q * 0.75 + 0.25 / 3) * W3).sum() / len(x),
+    "nll_kdim": lambda x: _np_weighted_smoothed_nll(x, Y_KDIM, W3, 0.0),
+    "nll_weight_ignore": lambda x: _np_weighted_smoothed_nll(x, Y_IGNORED, W3, 0.0),
+    "bce_logits_weights": lambda x, t: (ELEMENT_W * ((1 - t) * x + (1 + (POS_W - 1) * t)
+                                                     * _np_neg_log_sigmoid(x))).mean(),
+    "kl_div_batchmean": lambda x, t: (t * (np.log(t) - x)).sum() / len(x),
+    "kl_div_log_target_sum": lambda x, t: (np.exp(t) * (t - x)).sum(),
+    "l1_weight": lambda x, t: (ELEMENT_W * np.abs(x - t)).sum() / ELEMENT_W.sum(),
+    "smooth_l1": lambda x, t: np.where(np.abs(x - t) < 0.5, (x - t) ** 2, np.abs(x - t) - 0.25
+                                       ).mean(),
+    "huber": lambda x, t: np.where(np.abs(x - t) < 2, 0.5 * (x - t) ** 2,
+                                   2 * (np.abs(x - t) - 1)),
+    "cosine_last_broadcast": lambda a, b: (a * b).sum(-1) / np.linalg.norm(a, axis=-1)
+    / np.linalg.norm(b),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMPY_LOSSES))
+def test_loss_values_match_numpy(name):
+    (g, make) = next((g, make) for n, g, make in LOSSES if n == name)
+    arrays = make(np.random.default_rng(5))
+    ours = g(F, lambda a: a, *[Tensor(a) for a in arrays]).data
+    np.testing.assert_allclose(ours, NUMPY_LOSSES[name](*arrays), rtol=1e-12, atol=1e-14)
 
 
 @PER_LOSS
