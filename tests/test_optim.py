@@ -79,6 +79,52 @@ def adam_reference(grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.
     return ws
 
 
+def adamw_reference(grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    b1, b2 = betas
+    ws = [w.copy() for w in initial()]
+    m = [np.zeros_like(w) for w in ws]
+    v = [np.zeros_like(w) for w in ws]
+    for t, gs in enumerate(grads, start=1):
+        for i, g in enumerate(gs):
+            ws[i] = ws[i] * (1 - lr * weight_decay)  # decoupled: not through the moments
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            ws[i] = ws[i] - lr * (m[i] / (1 - b1**t)) / (np.sqrt(v[i] / (1 - b2**t)) + eps)
+    return ws
+
+
+def rmsprop_reference(grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                      centered=False):
+    ws = [w.copy() for w in initial()]
+    sq = [np.zeros_like(w) for w in ws]
+    avg = [np.zeros_like(w) for w in ws]
+    buf = [np.zeros_like(w) for w in ws]
+    for gs in grads:
+        for i, g in enumerate(gs):
+            g = g + weight_decay * ws[i]
+            sq[i] = alpha * sq[i] + (1 - alpha) * g * g
+            avg[i] = alpha * avg[i] + (1 - alpha) * g
+            denom = np.sqrt(sq[i] - avg[i] ** 2 if centered else sq[i]) + eps
+            if momentum:
+                buf[i] = momentum * buf[i] + g / denom
+                ws[i] = ws[i] - lr * buf[i]
+            else:
+                ws[i] = ws[i] - lr * g / denom
+    return ws
+
+
+def adagrad_reference(grads, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                      initial_accumulator_value=0.0, eps=1e-10):
+    ws = [w.copy() for w in initial()]
+    acc = [np.full_like(w, initial_accumulator_value) for w in ws]
+    for t, gs in enumerate(grads, start=1):
+        for i, g in enumerate(gs):
+            g = g + weight_decay * ws[i]
+            acc[i] = acc[i] + g * g
+            ws[i] = ws[i] - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(acc[i]) + eps)
+    return ws
+
+
 SGD_CASES = [
     dict(lr=0.1),
     dict(lr=0.1, momentum=0.9),
@@ -314,6 +360,18 @@ TORCH_CASES = (
         ("Adam", dict(lr=0.01)), ("AdamW", dict(lr=0.01)), ("RMSprop", dict(momentum=0.5)),
         ("Adagrad", dict(lr=0.1))]]
 )
+
+
+@pytest.mark.parametrize(
+    "cls,reference,kw",
+    [(optim.AdamW, adamw_reference, c) for c in ADAMW_CASES if "amsgrad" not in c]
+    + [(optim.RMSprop, rmsprop_reference, c) for c in RMSPROP_CASES]
+    + [(optim.Adagrad, adagrad_reference, c) for c in ADAGRAD_CASES],
+)
+def test_new_optimizers_five_steps_match_reference(cls, reference, kw):
+    got = run(cls, gradients(), **kw)
+    for g, w in zip(got, reference(gradients(), **kw), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("name,kw", TORCH_CASES)
