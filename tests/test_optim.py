@@ -651,3 +651,18 @@ def test_ported_training_script_follows_torch_step_by_step(tmp_path):
     assert a[-1] < 0.5 * a[0]
     for name, value in theirs.state_dict().items():
         np.testing.assert_allclose(ours.state_dict()[name], value.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_one_cycle_hand_computed_points():
+    opt = optim.SGD([nn.Parameter(np.ones(1))], lr=0.1, momentum=0.9)
+    sched = optim.OneCycleLR(opt, max_lr=1.0, total_steps=10)  # phases end at steps 2 and 9
+    seen = [(opt.lr, opt.param_groups[0]["momentum"])]
+    for _ in range(9):
+        sched.step()
+        seen.append((opt.lr, opt.param_groups[0]["momentum"]))
+    # start at max_lr/25 with max momentum; halfway up (step 1) cos gives the midpoint
+    np.testing.assert_allclose(seen[0], (0.04, 0.95))
+    np.testing.assert_allclose(seen[1], (0.52, 0.90))
+    np.testing.assert_allclose(seen[2], (1.0, 0.85))  # the peak, with the least momentum
+    np.testing.assert_allclose(seen[9], (0.04 / 1e4, 0.95))  # down to initial/final_div
+    assert all(a[0] > b[0] for a, b in zip(seen[2:], seen[3:], strict=False))
