@@ -7,6 +7,7 @@ into a torch model with the same values, and a file torch wrote loads into ours.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import numpy as np
@@ -16,7 +17,9 @@ import tinygrad_mlp as tg
 from tinygrad_mlp import nn
 from tinygrad_mlp.serialization import CheckpointError
 
-pytest.importorskip("safetensors")
+needs_safetensors = pytest.mark.skipif(
+    importlib.util.find_spec("safetensors") is None, reason="needs the safetensors extra"
+)
 
 
 def model() -> nn.Module:
@@ -24,6 +27,7 @@ def model() -> nn.Module:
     return nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3))
 
 
+@needs_safetensors
 def test_state_dict_round_trip_keeps_names_dtypes_and_values(tmp_path):
     m = model()
     path = tmp_path / "m.safetensors"
@@ -41,6 +45,7 @@ def test_state_dict_round_trip_keeps_names_dtypes_and_values(tmp_path):
     np.testing.assert_array_equal(other(x).data, m(x).data)
 
 
+@needs_safetensors
 def test_nested_dicts_flatten_to_dotted_names_and_suffix_is_case_insensitive(tmp_path):
     path = tmp_path / "w.SafeTensors"
     tg.save({"enc": {"w": np.eye(2), "b": tg.Tensor(np.zeros(2, np.float64))},
@@ -50,6 +55,7 @@ def test_nested_dicts_flatten_to_dotted_names_and_suffix_is_case_insensitive(tmp
     assert back["step"].shape == () and back["step"] == 7 and back["0"].dtype == bool
 
 
+@needs_safetensors
 def test_non_arrays_and_bad_files_are_clear_errors(tmp_path):
     path = tmp_path / "x.safetensors"
     with pytest.raises(TypeError, match=r"'meta\.epoch' is a int; save it to a \.npz"):
