@@ -159,6 +159,17 @@ def test_a_window_wholly_in_the_padding_gives_minus_infinity_and_no_gradient():
     np.testing.assert_array_equal(t.data[0, 0], [[0, 0], [0, 4]])
 
 
+def test_ceil_mode_adds_the_last_partial_window_as_torch():
+    x = np.arange(25.0).reshape(1, 1, 5, 5)
+    y = F.max_pool2d(x, 2, ceil_mode=True)  # windows start at 0, 2, 4: the last one is 1 wide
+    np.testing.assert_array_equal(y.data[0, 0], [[6, 8, 9], [16, 18, 19], [21, 23, 24]])
+    a = F.avg_pool2d(x, 2, ceil_mode=True)  # the partial windows average what they cover
+    np.testing.assert_allclose(a.data[0, 0, 2], [20.5, 22.5, 24.0])
+    # rounding up gives ceil((5 + 2 - 2) / 2) + 1 = 4 windows, but the 4th would start in the
+    # right padding: dropped, as torch
+    assert F.max_pool2d(np.zeros((1, 1, 5, 5)), 2, 2, 1, ceil_mode=True).shape == (1, 1, 3, 3)
+
+
 def test_max_pool_ties_send_the_whole_gradient_to_the_first_maximum():
     x = tg.Tensor(np.array([[[[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]]]),
                   requires_grad=True)
@@ -369,7 +380,13 @@ TORCH_CASES = [
     ("max_pool_overlap", "max_pool2d", dict(kernel_size=3, stride=1, padding=1), [(1, 2, 5, 5)]),
     ("max_pool_dilated", "max_pool2d", dict(kernel_size=(2, 3), stride=(2, 1), dilation=2),
      [(1, 2, 7, 8)]),
+    ("max_pool_ceil", "max_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+     [(1, 2, 6, 7)]),
     ("avg_pool", "avg_pool2d", dict(kernel_size=2), [(2, 3, 6, 7)]),
+    ("avg_pool_ceil", "avg_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+     [(1, 2, 6, 7)]),
+    ("avg_pool_ceil_nopad", "avg_pool2d", dict(kernel_size=2, stride=2, ceil_mode=True,
+                                               count_include_pad=False), [(1, 2, 5, 7)]),
     ("avg_pool_pad", "avg_pool2d", dict(kernel_size=3, stride=2, padding=1), [(1, 2, 6, 5)]),
     ("avg_pool_nopad", "avg_pool2d", dict(kernel_size=3, stride=2, padding=1,
                                           count_include_pad=False), [(1, 2, 6, 5)]),

@@ -125,13 +125,12 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size: int | Sequence[int], stride: Any = None, padding: Any = 0,
                  dilation: Any = 1, ceil_mode: bool = False) -> None:
         super().__init__()
-        if ceil_mode:
-            raise NotImplementedError("MaxPool2d: ceil_mode=True is not supported")
         self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
-        self.padding, self.dilation = padding, dilation
+        self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
 
     def forward(self, x: Any) -> Tensor:
-        return _conv.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        return _conv.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                                self.ceil_mode)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -152,14 +151,12 @@ class AvgPool2d(Module):
                  ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override: int | None = None) -> None:
         super().__init__()
-        if ceil_mode:
-            raise NotImplementedError("AvgPool2d: ceil_mode=True is not supported")
         self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
-        self.padding = padding
+        self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, x: Any) -> Tensor:
-        return _conv.avg_pool2d(x, self.kernel_size, self.stride, self.padding,
+        return _conv.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                                 count_include_pad=self.count_include_pad,
                                 divisor_override=self.divisor_override)
 

@@ -137,17 +137,33 @@ def conv_geometry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: An
 
 
 def pool_geometry(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None,
-                  padding: Any = 0, dilation: Any = 1, who: str = "max_pool2d") -> Geometry:
-    """Check a pooling's arguments as PyTorch does (stride defaults to the kernel size)."""
+                  padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
+                  who: str = "max_pool2d") -> Geometry:
+    """Check a pooling's arguments as PyTorch does (stride defaults to the kernel size).
+
+    ``ceil_mode`` rounds the output size up, as PyTorch: one more window per side when
+    the last one would start inside the input (or its left/top padding); it reaches past
+    the padding, so the Geometry pads the bottom/right further (``pads`` then differ).
+    """
     shape = _image_shape(tuple(x_shape), who)
     kernel = _two(kernel_size, "kernel_size", who, 1)
     stride = kernel if stride is None or stride == () else _two(stride, "stride", who, 1)
     dilation = _two(dilation, "dilation", who, 1)
-    ph, pw = _two(padding, "padding", who, 0)
-    if 2 * ph > kernel[0] or 2 * pw > kernel[1]:
+    pad = _two(padding, "padding", who, 0)
+    if 2 * pad[0] > kernel[0] or 2 * pad[1] > kernel[1]:
         raise ValueError(f"{who}: padding {padding!r} should be at most half of kernel size "
                          f"{kernel}")
-    return _place(shape, kernel, stride, dilation, (ph, ph, pw, pw), 1, who)
+    extra = [0, 0]
+    if ceil_mode:
+        for a in (0, 1):
+            size, p, s = shape[2 + a], pad[a], stride[a]
+            reach = dilation[a] * (kernel[a] - 1) + 1
+            out = -(-(size + 2 * p - reach) // s) + 1  # rounded up
+            if (out - 1) * s >= size + p:  # the last window would start in the right padding
+                out -= 1
+            extra[a] = max(0, (out - 1) * s + reach - (size + 2 * p))
+    pads = (pad[0], pad[0] + extra[0], pad[1], pad[1] + extra[1])
+    return _place(shape, kernel, stride, dilation, pads, 1, who)
 
 
 def _check(arr: np.ndarray, shape: tuple[int, ...], who: str, what: str) -> None:
@@ -490,9 +506,14 @@ def _avg_scale(geom: Geometry, count_include_pad: bool, divisor_override: int | 
     (OH, OW) array when padding is not counted."""
     if divisor_override is not None:
         return 1.0 / divisor_override
-    if count_include_pad or not any(geom.pads):
+    t, b, left, r = geom.pads
+    if (count_include_pad and (t, left) == (b, r)) or not any(geom.pads):
         return 1.0 / (geom.kernel[0] * geom.kernel[1])
-    ones = _pad(np.ones((1, 1, *geom.x_shape[2:])), geom.pads)
+    if count_include_pad:  # ceil_mode: the padding counts, what lies beyond it does not
+        h, w = geom.x_shape[2] + 2 * t, geom.x_shape[3] + 2 * left
+        ones = np.pad(np.ones((1, 1, h, w)), ((0, 0), (0, 0), (0, b - t), (0, r - left)))
+    else:
+        ones = _pad(np.ones((1, 1, *geom.x_shape[2:])), geom.pads)
     counts = sum(ones[0, 0, rows, cols] for _, _, rows, cols in _taps(geom))
     return 1.0 / counts
 
@@ -587,10 +608,9 @@ def max_pool2d(x: Any, kernel_size: int | Sequence[int], stride: Any = None, pad
     array([[ 5.,  7.],
            [13., 15.]], dtype=float32)
     """
-    if ceil_mode:
-        raise NotImplementedError("max_pool2d: ceil_mode=True is not supported")
     x = _as_tensor(x)
-    return MaxPool2d.apply(x, geom=pool_geometry(x.shape, kernel_size, stride, padding, dilation))
+    return MaxPool2d.apply(x, geom=pool_geometry(x.shape, kernel_size, stride, padding, dilation,
+                                                 ceil_mode))
 
 
 def avg_pool2d(x: Any, kernel_size: int | Sequence[int], stride: Any = None, padding: Any = 0,
@@ -605,13 +625,11 @@ def avg_pool2d(x: Any, kernel_size: int | Sequence[int], stride: Any = None, pad
     array([[ 2.5,  4.5],
            [10.5, 12.5]], dtype=float32)
     """
-    if ceil_mode:
-        raise NotImplementedError("avg_pool2d: ceil_mode=True is not supported")
     if divisor_override is not None and (not isinstance(divisor_override, int)
                                          or divisor_override < 1):
         raise ValueError(f"avg_pool2d: divisor_override must be a positive int, "
                          f"got {divisor_override!r}")
     x = _as_tensor(x)
-    geom = pool_geometry(x.shape, kernel_size, stride, padding, 1, who="avg_pool2d")
+    geom = pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, who="avg_pool2d")
     return AvgPool2d.apply(x, geom=geom, count_include_pad=bool(count_include_pad),
                            divisor_override=divisor_override)
