@@ -519,3 +519,16 @@ def test_state_dicts_move_between_torch_and_tinygrad_mlp():
     with torch.no_grad():
         np.testing.assert_allclose(back(torch.from_numpy(x)).numpy(), ours_(x).data,
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_max_pool_indices_match_torch_ties_included():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, (2, 3, 7, 6)).astype(np.float32)  # many ties
+    for k, s, p, d, ceil in [(2, 2, 0, 1, False), (3, 1, 1, 1, False), (3, 2, 1, 2, True),
+                             ((2, 3), (1, 2), (1, 1), 1, True)]:
+        y, i = nn.MaxPool2d(k, s, p, d, return_indices=True, ceil_mode=ceil)(x)
+        ty, ti = torch.nn.MaxPool2d(k, s, p, d, return_indices=True, ceil_mode=ceil)(
+            torch.from_numpy(x))
+        np.testing.assert_array_equal(y.data, ty.numpy())
+        np.testing.assert_array_equal(i.data, ti.numpy())

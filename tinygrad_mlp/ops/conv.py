@@ -599,18 +599,33 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: int | Sequence[int] = 
 
 
 def max_pool2d(x: Any, kernel_size: int | Sequence[int], stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False) -> Tensor:
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """The maximum of each ``kernel_size`` window (stride defaults to the kernel size).
+
+    With ``return_indices`` also where each maximum was, as PyTorch: the flat position in
+    its (H, W) plane (int64, not differentiable).
 
     >>> import numpy as np, tinygrad_mlp.nn.functional as F
     >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
     >>> F.max_pool2d(x, 2).data[0, 0]
     array([[ 5.,  7.],
            [13., 15.]], dtype=float32)
+    >>> F.max_pool2d(x, 2, return_indices=True)[1].data[0, 0]
+    array([[ 5,  7],
+           [13, 15]])
     """
     x = _as_tensor(x)
-    return MaxPool2d.apply(x, geom=pool_geometry(x.shape, kernel_size, stride, padding, dilation,
-                                                 ceil_mode))
+    geom = pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    y = MaxPool2d.apply(x, geom=geom)
+    if not return_indices:
+        return y
+    ctx = Context(MaxPool2d)
+    MaxPool2d.forward(ctx, x.data, geom=geom)
+    i, j = np.divmod(_winners(ctx).astype(np.int64), geom.kernel[1])
+    rows = (np.arange(geom.out[0]) * geom.stride[0] - geom.pads[0])[:, None] + i * geom.dilation[0]
+    cols = np.arange(geom.out[1]) * geom.stride[1] - geom.pads[2] + j * geom.dilation[1]
+    return y, Tensor(rows * x.shape[3] + cols)
 
 
 def avg_pool2d(x: Any, kernel_size: int | Sequence[int], stride: Any = None, padding: Any = 0,
