@@ -826,3 +826,16 @@ def test_torch_dtype_names_and_to():
     d.sum().backward()
     assert t.grad.dtype == np.float32
     assert t.to(tg.long).dtype == np.int64 and not t.to(tg.long).requires_grad
+
+
+def test_einsum_jvp_with_a_missing_tangent_treats_it_as_zero():
+    from tinygrad_mlp.function import Context
+    from tinygrad_mlp.ops import Einsum
+
+    rng = np.random.default_rng(0)
+    a, b, v = rng.standard_normal((2, 3)), rng.standard_normal((3, 4)), rng.standard_normal((2, 3))
+    ctx = Context(Einsum)
+    ctx.result = Einsum.forward(ctx, a, b, subscripts="ij,jk->ik")
+    ctx.primals = (a, b)
+    np.testing.assert_allclose(Einsum.jvp(ctx, v, None), v @ b, rtol=1e-12)
+    np.testing.assert_allclose(Einsum.jvp(ctx, None, b), a @ b, rtol=1e-12)
