@@ -839,3 +839,11 @@ def test_einsum_jvp_with_a_missing_tangent_treats_it_as_zero():
     ctx.primals = (a, b)
     np.testing.assert_allclose(Einsum.jvp(ctx, v, None), v @ b, rtol=1e-12)
     np.testing.assert_allclose(Einsum.jvp(ctx, None, b), a @ b, rtol=1e-12)
+
+
+def test_functional_transpose_takes_numpy_and_torch_forms():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(tg.transpose(a).data, a.T)
+    np.testing.assert_array_equal(tg.transpose(a, (1, 0, 2)).data, a.transpose(1, 0, 2))
+    np.testing.assert_array_equal(tg.transpose(a, 0, 2).data, np.swapaxes(a, 0, 2))
+    np.testing.assert_array_equal(tg.swapaxes(a, -1, 0).data, np.swapaxes(a, -1, 0))

@@ -232,8 +232,14 @@ def reshape(x: Any, shape: Sequence[int]) -> Tensor:
     return tensor(x).reshape(shape)
 
 
-def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
-    return tensor(x).transpose(axes) if axes is not None else tensor(x).transpose()
+def transpose(x: Any, *axes: Any) -> Tensor:
+    """``x.transpose(...)``: a permutation (or none: reversed); on a tensor of more than two
+    dimensions two axes are swapped, as ``torch.transpose(x, 0, 1)``."""
+    return tensor(x).transpose(*[a for a in axes if a is not None])
+
+
+def swapaxes(x: Any, a: int, b: int) -> Tensor:
+    return tensor(x).swapaxes(a, b)
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
