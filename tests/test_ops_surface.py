@@ -847,3 +847,5 @@ def test_functional_transpose_takes_numpy_and_torch_forms():
     np.testing.assert_array_equal(tg.transpose(a, (1, 0, 2)).data, a.transpose(1, 0, 2))
     np.testing.assert_array_equal(tg.transpose(a, 0, 2).data, np.swapaxes(a, 0, 2))
     np.testing.assert_array_equal(tg.swapaxes(a, -1, 0).data, np.swapaxes(a, -1, 0))
+    with pytest.raises(ValueError, match="permutation"):  # a tuple is a permutation, as numpy
+        Tensor(a).transpose((0, 2))

@@ -729,10 +729,12 @@ class Tensor:
         return _ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes: Any) -> Tensor:
-        """Permute dimensions as numpy does: a full permutation, or none to reverse them."""
+        """Permute dimensions as numpy does: a full permutation, or none to reverse them.
+        Two separate axes on a tensor of other than 2 dimensions (no permutation there) swap
+        them, as ``torch.transpose(x, 0, 2)``; a tuple is always a permutation."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if len(axes) == 2 and self.ndim != 2:  # not a permutation: torch's swap of two axes
+        elif len(axes) == 2 and self.ndim != 2:
             return self.swapaxes(*axes)
         return _ops.Transpose.apply(self, axes=axes or None)
 
