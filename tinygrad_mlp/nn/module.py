@@ -404,7 +404,7 @@ class Module:
         >>> from tinygrad_mlp import nn
         >>> a, b = nn.Linear(2, 3), nn.Linear(2, 3)
         >>> b.load_state_dict(a.state_dict())
-        IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+        <All keys matched successfully>
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"expected state_dict to be a mapping, got {type(state_dict).__name__}")
