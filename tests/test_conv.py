@@ -532,3 +532,32 @@ def test_max_pool_indices_match_torch_ties_included():
             torch.from_numpy(x))
         np.testing.assert_array_equal(y.data, ty.numpy())
         np.testing.assert_array_equal(i.data, ti.numpy())
+
+
+def test_batch_norm_running_stats_update_under_jit_as_eagerly():
+    """The update is an op on the tape, so tg.jit's replays move the statistics too."""
+    from tinygrad_mlp import optim
+
+    rng = np.random.default_rng(4)
+    batches = [(rng.normal(2.0, 3.0, (8, 1, 6, 6)).astype(np.float32), rng.integers(0, 3, 8))
+               for _ in range(4)]
+    runs = []
+    for jitted in (False, True):
+        tg.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, momentum=None), nn.ReLU(),
+                            nn.Flatten(), nn.Linear(32, 3))
+        opt = optim.SGD(net.parameters(), lr=0.1)
+        step = tg.jit(lambda x, y: F.cross_entropy(net(x), y))  # noqa: B023
+        for x, y in batches:
+            opt.zero_grad()
+            if jitted:
+                step(x, y)
+            else:
+                F.cross_entropy(net(x), y).backward()
+            opt.step()
+        runs.append(net.state_dict())
+    eager, replayed = runs
+    assert int(replayed["1.num_batches_tracked"]) == 4
+    for k in eager:
+        np.testing.assert_allclose(replayed[k], eager[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    assert not np.allclose(eager["1.running_mean"], 0)  # they did move

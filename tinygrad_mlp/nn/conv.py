@@ -171,8 +171,8 @@ class _BatchNorm(Module):
 
     In training the batch's statistics normalise and the running ones follow them
     (``momentum``; ``None`` gives the plain average of all batches so far); in eval the
-    running ones are used. Note: ``tg.jit`` replays ops only, so a jitted training step
-    does not update the running statistics: train batch-norm models eagerly.
+    running ones are used. The update is an op (``ops.norm.TrackRunningStats``), so a
+    training step replayed by ``tg.jit`` updates them too.
     """
 
     _dims: tuple[int, ...] = ()
@@ -217,17 +217,12 @@ class _BatchNorm(Module):
         if x.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}: input has {x.shape[1]} channels (shape "
                              f"{x.shape}), expected num_features={self.num_features}")
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
-            self.num_batches_tracked._bump_version()
-            if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked.data)
         # Batch statistics in training, or always when no running ones are kept; the
         # running buffers (None when not tracked) are updated in training, read in eval.
+        training = self.training or not self.track_running_stats
         return _norm.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                                self.training or not self.track_running_stats, momentum,
-                                self.eps)
+                                training, self.momentum, self.eps,
+                                self.num_batches_tracked if self.training else None)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

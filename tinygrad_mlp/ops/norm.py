@@ -18,17 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp.function import Function
 from tinygrad_mlp.tensor import Tensor
 
-__all__ = ["batch_norm", "layer_norm"]
+__all__ = ["TrackRunningStats", "batch_norm", "layer_norm"]
 
 
 def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def _values(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _per_channel(v: Any, c: int, shape: tuple[int, ...], name: str) -> Tensor:
@@ -40,23 +37,73 @@ def _per_channel(v: Any, c: int, shape: tuple[int, ...], name: str) -> Tensor:
     return t.reshape(shape)
 
 
-def _update(running: Any, batch: np.ndarray, momentum: float) -> None:
-    """running ← (1 − momentum)·running + momentum·batch, in place (a buffer, no graph)."""
-    arr = _values(running)
-    arr *= 1.0 - momentum
-    arr += momentum * batch.astype(arr.dtype, copy=False)
-    if isinstance(running, Tensor):
-        running._bump_version()
+class TrackRunningStats(Function):
+    """A side effect, as an op: move the running statistics toward the batch's, in place.
+
+    ``forward(mean, var, *buffers, kinds, momentum, n)``: ``buffers`` are the arrays named
+    by ``kinds`` ("mean", "var", "count"); each running value becomes
+    (1 − momentum)·running + momentum·batch (the variance made unbiased, ·n/(n−1)); a
+    "count" (``num_batches_tracked``) goes up by one, and ``momentum=None`` then means
+    1/count (the plain average of all batches). Being an op on the tape, the update also
+    happens when ``tg.jit`` replays a training step. Returns a 0-d zero; no gradient.
+    """
+
+    promote_int = False  # the count is updated in place: never a float copy of it
+
+    @staticmethod
+    def forward(ctx, mean, var, *buffers, kinds=(), momentum=0.1, n=2):
+        arrays = dict(zip(kinds, buffers, strict=True))
+        if "count" in arrays:
+            arrays["count"] += 1
+            if momentum is None:
+                momentum = 1.0 / float(arrays["count"])
+        momentum = 0.0 if momentum is None else momentum
+        for kind, batch in (("mean", mean), ("var", var * (n / (n - 1)))):
+            if kind in arrays:
+                running = arrays[kind]
+                running *= 1.0 - momentum
+                running += momentum * batch.reshape(running.shape).astype(running.dtype,
+                                                                        copy=False)
+        return np.zeros((), mean.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None,) * len(ctx.needs_input_grad)
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return None
+
+
+def _track(mean: Tensor, var: Tensor, buffers: dict[str, Any], momentum: float | None,
+           n: int) -> None:
+    """Apply TrackRunningStats to the buffers given (Tensors, or arrays) and mark them
+    changed."""
+    named = {k: v for k, v in buffers.items() if v is not None}
+    if not named:
+        return
+    for k, v in named.items():
+        if not isinstance(v, Tensor) and not (isinstance(v, np.ndarray) and v.flags.writeable):
+            raise ValueError(f"batch_norm: the running {k} must be a Tensor or a writable "
+                             f"array (it is updated in place in training), got "
+                             f"{type(v).__name__}")
+    values = [v if isinstance(v, Tensor) else Tensor._make(v, None) for v in named.values()]
+    TrackRunningStats.apply(mean, var, *values, kinds=tuple(named), momentum=momentum, n=n)
+    for v in named.values():
+        if isinstance(v, Tensor):
+            v._bump_version()
 
 
 def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None,
-               bias: Any = None, training: bool = False, momentum: float = 0.1,
-               eps: float = 1e-5) -> Tensor:
+               bias: Any = None, training: bool = False, momentum: float | None = 0.1,
+               eps: float = 1e-5, num_batches_tracked: Any = None) -> Tensor:
     """Normalise each channel (axis 1) of ``x`` (N, C, ...) as ``torch.nn.functional.batch_norm``.
 
     In training the batch's statistics are used and, when given, ``running_mean`` and
     ``running_var`` are updated in place (the variance stored unbiased, n/(n−1)); in eval
     the running statistics are used. ``weight``/``bias`` (C,) scale and shift.
+    ``num_batches_tracked`` (the modules' counter, optional) is incremented in training;
+    with it, ``momentum=None`` averages all batches so far (``TrackRunningStats``).
 
     >>> import numpy as np, tinygrad_mlp.nn.functional as F
     >>> x = np.array([[1.0], [3.0]], np.float32)
@@ -77,10 +124,8 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None,
         mean = x.mean(axes, keepdims=True)
         centred = x - mean
         var = (centred * centred).mean(axes, keepdims=True)
-        if running_mean is not None:
-            _update(running_mean, mean.data.reshape(c), momentum)
-        if running_var is not None:
-            _update(running_var, var.data.reshape(c) * (n / (n - 1)), momentum)
+        _track(mean, var, {"mean": running_mean, "var": running_var,
+                           "count": num_batches_tracked}, momentum, n)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed in eval mode "
