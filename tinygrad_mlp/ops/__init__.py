@@ -106,18 +106,20 @@ from tinygrad_mlp.ops.shape import (  # noqa: F401  (re-exported)
     GetItem,
     Reshape,
     ScatterAdd,
+    SetItem,
     Stack,
     Transpose,
     _is_advanced,  # noqa: F401
 )
-from tinygrad_mlp.tensor import Tensor
+from tinygrad_mlp.tensor import Tensor, _to_array
 
 # ----- public functional forms: tg.exp(x), tg.sum(x, axis=0), ... -------------------------
 
 
 def tensor(x: Any) -> Tensor:
-    """``x`` as a Tensor (Tensors pass through unchanged)."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+    """``x`` as a Tensor for an op's input: Tensors pass through, arrays are wrapped without
+    a copy (an op never writes into its inputs), lists and numbers become float32 arrays."""
+    return x if isinstance(x, Tensor) else Tensor._make(_to_array(x), None)
 
 
 def _pair(a: Any, b: Any) -> tuple[Any, Any]:
