@@ -258,6 +258,35 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     return arr
 
 
+class _Size(int):
+    """The element count (an int, numpy's ``t.size``) that can also be called as torch's
+    ``t.size()`` (the shape) or ``t.size(dim)`` (one dimension)."""
+
+    shape: tuple[int, ...]
+
+    def __new__(cls, n: int, shape: tuple[int, ...]) -> _Size:
+        obj = super().__new__(cls, n)
+        obj.shape = shape
+        return obj
+
+    def __call__(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
+
+
+def _activation(name: str) -> Callable[..., Tensor]:
+    """A Tensor method that calls ``nn.functional.<name>`` (tinygrad spells activations
+    as methods: ``x.gelu()``); imported when called, so the core imports no nn."""
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        from tinygrad_mlp.nn import functional
+
+        return getattr(functional, name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"``nn.functional.{name}(self, ...)``."
+    return method
+
+
 class Tensor:
     """An n-dimensional array with automatic differentiation.
 
@@ -315,7 +344,9 @@ class Tensor:
     # ----- basic properties -------------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="Tuple of dimensions.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self.data.size, doc="Number of elements (an int, as numpy).")
+    size = property(lambda self: _Size(self.data.size, self.data.shape),
+                    doc="Number of elements: an int, as numpy; ``t.size()`` / ``t.size(0)``, "
+                        "called as in torch, give the shape / one dimension.")
     dtype = property(lambda self: self.data.dtype, doc="numpy dtype of the values.")
     is_leaf = property(lambda self: self._ctx is None, doc="Not the result of a recorded op.")
     grad_fn = property(
@@ -766,6 +797,20 @@ class Tensor:
     expand = broadcast_to
 
     # ----- PyTorch surface (issue 12) ---------------------------------------------------
+    gelu = _activation("gelu")
+    silu = swish = _activation("silu")
+    softplus = _activation("softplus")
+    elu = _activation("elu")
+    celu = _activation("celu")
+    selu = _activation("selu")
+    leaky_relu = leakyrelu = _activation("leaky_relu")
+    mish = _activation("mish")
+    hardswish = _activation("hardswish")
+    hardsigmoid = _activation("hardsigmoid")
+    hardtanh = _activation("hardtanh")
+    relu6 = _activation("relu6")
+    softsign = _activation("softsign")
+    logsigmoid = _activation("logsigmoid")
     # Thin methods over ops/: math.py, scan.py, layout.py, linalg.py, index.py and the
     # compositions in composite.py. torch's names are accepted next to numpy's: dim= for
     # axis=, keepdim= for keepdims=.
