@@ -45,7 +45,8 @@ class TrackRunningStats(Function):
     (1 − momentum)·running + momentum·batch (the variance made unbiased, ·n/(n−1)); a
     "count" (``num_batches_tracked``) goes up by one, and ``momentum=None`` then means
     1/count (the plain average of all batches). Being an op on the tape, the update also
-    happens when ``tg.jit`` replays a training step. Returns a 0-d zero; no gradient.
+    happens when ``tg.jit`` replays a training step. Returns a 0-d zero; no gradient, and
+    jvp: none (the output is a constant).
     """
 
     promote_int = False  # the count is updated in place: never a float copy of it
