@@ -506,7 +506,7 @@ def test_ctrl_c_at_any_moment_is_one_line(tmp_path, data_dir):
     env = {**os.environ, "HOME": str(tmp_path), "TINYGRAD_MLP_DATA": str(data_dir)}
     for delay in (0.0, 0.05, 0.15, 0.3, 0.6, 1.0):  # imports, parsing, loading, training
         proc = subprocess.Popen(
-            [script, "train", "--hidden", "64", "--epochs", "50", "--batch-size", "8",
+            [script, "train", "--hidden", "64", "--epochs", "5000", "--batch-size", "8",
              "--out", str(tmp_path / "m.npz"), "--no-progress"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
             text=True)
