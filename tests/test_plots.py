@@ -169,3 +169,16 @@ def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
             call()
         assert isinstance(err.value, ImportError) and "matplotlib" in str(err.value)
     assert not (tmp_path / "c.png").exists()
+
+
+@needs_mpl
+def test_first_layer_filters_of_a_conv_net(tmp_path):
+    from tinygrad_mlp import nn
+
+    model = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 24 * 24, 10))
+    w, shape = plots._first_weight(model, (28, 28))
+    assert shape == (5, 5)
+    np.testing.assert_array_equal(w, model[0].weight.data.reshape(6, 25))
+    assert _png_size(plots.first_layer_weights(model, tmp_path / "filters.png")) == (800, 800)
+    with pytest.raises(ValueError, match="3 input channels"):
+        plots.first_layer_weights(nn.Conv2d(3, 4, 3), tmp_path / "rgb.png")

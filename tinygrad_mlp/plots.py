@@ -102,8 +102,12 @@ def _layers(model: Any) -> list[tuple[str, Any]]:
     )
 
 
-def _first_weight(model_or_weight: Any, n_pixels: int) -> np.ndarray:
-    """The first layer's weight matrix as (units, pixels)."""
+def _first_weight(model_or_weight: Any, image_shape: tuple[int, int]
+                  ) -> tuple[np.ndarray, tuple[int, int]]:
+    """The first layer's weights as (units, pixels), and the shape of one unit's picture:
+    ``image_shape`` for a Linear layer, the kernel's for a convolution over one channel
+    (a weight of shape (out_channels, 1, kH, kW): each filter is drawn)."""
+    n_pixels = int(np.prod(image_shape))
     w: Any = None
     if isinstance(model_or_weight, (np.ndarray, Tensor)):
         w = model_or_weight
@@ -113,9 +117,15 @@ def _first_weight(model_or_weight: Any, n_pixels: int) -> np.ndarray:
     elif hasattr(model_or_weight, "modules"):
         for m in model_or_weight.modules():
             cand = getattr(m, "weight", None)
-            if cand is not None and np.ndim(_array(cand)) == 2:
+            if cand is not None and np.ndim(_array(cand)) in (2, 4):
                 w = cand
                 break
+    if w is not None and np.ndim(_array(w)) == 4:
+        w = _array(w).astype(np.float64)
+        if w.shape[1] != 1:
+            raise ValueError(f"the first convolution has {w.shape[1]} input channels: only "
+                             "filters over one channel (a grayscale image) can be drawn")
+        return w.reshape(w.shape[0], -1), (int(w.shape[2]), int(w.shape[3]))
     if w is None:
         raise TypeError(
             "first_layer_weights expects a model with a Linear layer, a weight array of shape "
@@ -131,7 +141,7 @@ def _first_weight(model_or_weight: Any, n_pixels: int) -> np.ndarray:
             f"the first-layer weight has shape {w.shape}: its inputs ({w.shape[1]}) are not "
             f"{n_pixels} pixels, so they cannot be drawn as images"
         )
-    return w
+    return w, image_shape
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -158,7 +168,8 @@ def first_layer_weights(
     Parameters
     ----------
     model_or_weight_array : nn.Module, array or Tensor, or list of (W, b)
-        The network (its first Linear's weight, shape (units, 784)), or the weight itself.
+        The network (its first Linear's weight, shape (units, 784), or its first Conv2d's
+        filters, shape (out_channels, 1, kH, kW)), or the weight itself.
     path : str or PathLike
         Where to write the picture (``.png``, ``.svg``...).
     max_units : int, default 100
@@ -177,8 +188,7 @@ def first_layer_weights(
     >>> if plots.matplotlib_available():
     ...     p = plots.first_layer_weights(np.random.randn(16, 784), os.path.join(tempfile.mkdtemp(), "w.png"))
     """  # noqa: E501
-    n_pixels = int(np.prod(image_shape))
-    w = _first_weight(model_or_weight_array, n_pixels)
+    w, image_shape = _first_weight(model_or_weight_array, image_shape)
     if max_units < 1:
         raise ValueError(f"max_units must be >= 1, got {max_units}")
     n = min(len(w), max_units)
