@@ -267,10 +267,11 @@ def _element_weights(weight: Any, x: Tensor, fn: str, same_shape: bool = False) 
 
 
 def _class_indices(
-    target: Any, num_classes: int, fn: str, shape: tuple[int, ...], ignore_index: int | None = None
+    target: Any, num_classes: int, fn: str, shape: tuple[int, ...], ignore_index: int | None = None,
+    check_range: bool = True,
 ) -> np.ndarray:
     """``target`` as int64 class indices of ``shape``, checked to lie in ``[0, num_classes)``
-    (or to equal ``ignore_index``)."""
+    (or to equal ``ignore_index``) unless the caller's op checks that itself."""
     arr = _raw(target)
     if arr.shape != tuple(shape):
         raise ValueError(f"{fn}: class-index target has shape {arr.shape}, expected {tuple(shape)}")
@@ -282,7 +283,8 @@ def _class_indices(
     elif arr.dtype.kind not in "iu":
         raise TypeError(f"{fn}: class-index target must be integers, got dtype {arr.dtype}")
     idx = arr.astype(np.int64, copy=False)
-    _check_class_range(idx, num_classes, fn, ignore_index)
+    if check_range:
+        _check_class_range(idx, num_classes, fn, ignore_index)
     return idx
 
 
@@ -430,9 +432,10 @@ class SoftmaxCrossEntropy(Function):
 
 
 def _prepare_cross_entropy(
-    logits: Any, target: Any, fn: str
+    logits: Any, target: Any, fn: str, check_range: bool = True
 ) -> tuple[Tensor, np.ndarray | None, Any, bool]:
-    """(logits as 2-D, class indices or None, probability target or None, unbatched)."""
+    """(logits as 2-D, class indices or None, probability target or None, unbatched).
+    ``check_range=False`` leaves the class-index range to the fused op's forward."""
     x = _ops.tensor(logits)
     if x.ndim not in (1, 2):
         raise ValueError(f"{fn}: expected logits of shape (N, C) or (C,), got shape {x.shape}")
@@ -441,7 +444,7 @@ def _prepare_cross_entropy(
     unbatched = x.ndim == 1
     t_shape = tuple(target.shape) if isinstance(target, Tensor) else np.shape(target)
     if len(t_shape) == x.ndim - 1:
-        idx = _class_indices(target, x.shape[-1], fn, x.shape[:-1])
+        idx = _class_indices(target, x.shape[-1], fn, x.shape[:-1], check_range=check_range)
         if unbatched:
             x, idx = x.reshape(1, -1), idx.reshape(1)
         return x, idx, None, unbatched
@@ -513,17 +516,20 @@ def cross_entropy(
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     x = _ops.tensor(input)
     if weight is None and not label_smoothing and x.ndim in (1, 2):
-        try:  # the fused op's strict check; an ignored target (−100) fails it at no extra cost
-            x2, idx, q, unbatched = _prepare_cross_entropy(x, target, "cross_entropy")
-        except TargetIndexError:  # ignored, or truly out of range: the general path tells
-            idx = q = None
+        x2, idx, q, unbatched = _prepare_cross_entropy(x, target, "cross_entropy",
+                                                       check_range=False)
         if idx is not None and 0 <= ignore_index < x.shape[-1] and (idx == ignore_index).any():
             idx = None  # an ignore_index that is also a class: the general path skips those
-        if idx is not None or q is not None:
-            if idx is not None:
+        try:  # the fused op checks the class range in its forward (so jit replays do too);
+            if idx is not None:  # an ignored target (−100) fails it at no extra cost
                 out = SoftmaxCrossEntropy.apply(x2, indices=idx, reduction=reduction)
-            else:
+            elif q is not None:
                 out = SoftmaxCrossEntropy.apply(x2, q, reduction=reduction)
+            else:
+                out = None
+        except TargetIndexError:  # ignored, or truly out of range: the general path tells
+            out = None
+        if out is not None:
             return out.reshape(()) if unbatched and reduction == "none" else out
     return _cross_entropy_general(x, target, weight, ignore_index, reduction, label_smoothing)
 
