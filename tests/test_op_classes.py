@@ -240,13 +240,7 @@ EXAMPLES = max(10, settings().max_examples // 4)  # ~80 ops x 7 properties: keep
 
 #: Failures known while other fixes of issue 10 are being landed: {(property, op): reason}.
 #: Remove an entry as soon as its test passes.
-KNOWN: dict[tuple[str, str], str] = {
-    **{("ints", name): "issue 10 bug 4 class: math ops promote int inputs to float32"
-       for name in ("neg", "abs", "add", "sub", "mul", "matmul")},
-    **{(prop, name): "issue 13: Sum/Max jvp rules give axis 0/-1 of a 0-d tensor to numpy"
-       for prop in ("forward", "0-d forward")
-       for name in ("sum", "mean", "max", "min", "amax", "amin")},
-}
+KNOWN: dict[tuple[str, str], str] = {}  # (property, op) -> why it still fails: none now
 
 
 def rows(prop: str, keep: Callable[[Op], bool] = lambda op: True) -> list:
@@ -773,7 +767,6 @@ def test_custom_function_reads_needs_input_grad_in_forward(wants, shape):
     assert tg.gradcheck(fn, [t for t, w in zip((a, b), wants, strict=True) if w])
 
 
-@pytest.mark.xfail(strict=False, reason="issue 10 bug 5: under no_grad forward sees all False")
 def test_custom_function_sees_needs_input_grad_under_no_grad_as_torch():
     """torch sets ctx.needs_input_grad from requires_grad even when nothing is recorded."""
     a, b = Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(2))

@@ -128,8 +128,10 @@ class Function:
     array([12.], dtype=float32)
     """
 
-    #: integer and bool inputs are promoted to float32 before forward (shape ops keep dtype)
-    promote_int = True
+    #: integer and bool inputs are promoted to float32 before forward (True), kept (False:
+    #: shape ops, exact reductions), or kept unless another input is a float ("mixed":
+    #: + - * @ abs neg, which numpy computes exactly on integers)
+    promote_int: bool | str = True
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -150,7 +152,7 @@ class Function:
         ctx = Context(cls)
         arrays = []
         needs = []
-        versioned = False
+        versioned = mixed = False
         for a in args:
             if isinstance(a, Tensor):
                 d = a.data
@@ -158,7 +160,10 @@ class Function:
                     needs.append(True)
                 else:
                     if cls.promote_int and d.dtype.kind in "biu":
-                        d = d.astype(np.float32)
+                        if cls.promote_int is True:
+                            d = d.astype(np.float32)
+                        else:
+                            mixed = True
                     needs.append(False)
                 if a._vc is not None:
                     versioned = True
@@ -166,13 +171,12 @@ class Function:
             else:
                 arrays.append(a if isinstance(a, (int, float, np.ndarray)) else _to_array(a))
                 needs.append(False)
+        if mixed:
+            arrays = _promote_if_mixed(arrays)
+        ctx.needs_input_grad = tuple(needs)  # as torch: set even when nothing is recorded
         record = True in needs and _STATE.grad_enabled
-        if record:
-            ctx.needs_input_grad = tuple(needs)
-            if len(arrays) > 1 and _shares_an_array(arrays):
-                arrays = _unalias(ctx, args, arrays)
-        else:
-            ctx.needs_input_grad = (False,) * len(needs)
+        if record and len(arrays) > 1 and _shares_an_array(arrays):
+            arrays = _unalias(ctx, args, arrays)
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is tuple:
             return _apply_multi(cls, ctx, args, arrays, kwargs, out, record)
@@ -198,6 +202,16 @@ class Function:
 
                 _push_tangents(cls, ctx, args, arrays, kwargs, out, result)
         return result
+
+
+def _promote_if_mixed(values: list) -> list:
+    """Integer and bool arrays as float32 when another value is a float (as torch's
+    ``int_tensor * 0.5``), else unchanged (numpy's exact integer arithmetic)."""
+    if not any((isinstance(v, np.ndarray) and v.dtype.kind in "fc") or
+               isinstance(v, (float, complex, np.floating, np.complexfloating)) for v in values):
+        return values
+    return [v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype.kind in "biu" else v
+            for v in values]
 
 
 def _share_version(ctx: Context, args: tuple, arrays: list, out: np.ndarray,

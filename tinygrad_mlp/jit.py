@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mlp import tensor as _tensor
-from tinygrad_mlp.function import Context
+from tinygrad_mlp.function import Context, _promote_if_mixed
 from tinygrad_mlp.tensor import _STATE, Tensor
 
 _CONST, _SLOT = 0, 1  # an option of an op: a fixed value, or an input array (slots[i])
@@ -122,9 +122,11 @@ class _Tape:
             if from_slots:
                 kwargs = {**kwargs, **{k: slots[i] for k, i in from_slots}}
             args = (get(slots),) if one else get(slots)
-            if promote:  # as Function.apply: integer inputs to math ops become float32
+            if promote is True:  # as Function.apply: integer inputs to math ops -> float32
                 args = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind
                         in "biu" else a for a in args]
+            elif promote:  # "mixed": only next to a float
+                args = _promote_if_mixed(list(args))
             y = cls.forward(ctx, *args, **kwargs)
             slots[out] = y if type(y) is np.ndarray else np.asarray(y)
         if self.seeds:  # the one engine's execution, on the cached plan

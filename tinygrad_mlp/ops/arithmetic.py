@@ -12,6 +12,8 @@ from tinygrad_mlp.ops.elementwise import _zero_where
 class Add(Function):
     """a + b;  da = g, db = g."""
 
+    promote_int = "mixed"  # integers stay exact, as numpy's
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -28,6 +30,8 @@ class Add(Function):
 
 class Sub(Function):
     """a - b;  da = g, db = -g."""
+
+    promote_int = "mixed"  # integers stay exact, as numpy's
 
     @staticmethod
     def forward(ctx, a, b):
@@ -46,6 +50,8 @@ class Sub(Function):
 class Neg(Function):
     """-a;  da = -g."""
 
+    promote_int = "mixed"  # integers stay exact, as numpy's
+
     @staticmethod
     def forward(ctx, a):
         return -a
@@ -62,6 +68,8 @@ class Neg(Function):
 
 class Mul(Function):
     """a * b;  da = g·b, db = g·a."""
+
+    promote_int = "mixed"  # integers stay exact, as numpy's
 
     @staticmethod
     def forward(ctx, a, b):
@@ -152,6 +160,8 @@ class MatMul(Function):
     A 1-D operand is treated as a row (a) or column (b) matrix and the gradient is
     reshaped back; batch dimensions broadcast and are summed back by the engine.
     """
+
+    promote_int = "mixed"  # integers stay exact, as numpy's
 
     @staticmethod
     def forward(ctx, a, b):

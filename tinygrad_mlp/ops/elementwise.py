@@ -83,9 +83,12 @@ class Sqrt(Function):
 class Abs(Function):
     """y = |x|;  dx = g·sign(x)  (sign(0) = 0, as PyTorch)."""
 
+    promote_int = "mixed"  # integers stay exact, as numpy's
+
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(np.sign(x))
+        if ctx.needs_input_grad[0]:  # (never for integer or bool inputs)
+            ctx.save_for_backward(np.sign(x))
         return np.abs(x)
 
     @staticmethod
@@ -193,6 +196,8 @@ class Clip(Function):
 
 class Maximum(Function):
     """y = max(a, b) elementwise (``fn=np.minimum`` for min);  ties split g half and half."""
+
+    promote_int = "mixed"  # integers stay exact, as numpy's
 
     @staticmethod
     def forward(ctx, a, b, fn=np.maximum):

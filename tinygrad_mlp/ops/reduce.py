@@ -28,6 +28,7 @@ class Sum(Function):
             axis = None
         ctx.in_shape = x.shape
         ctx.kd_shape = _keepdims_shape(x.shape, axis)
+        ctx.axis, ctx.keepdims = axis, keepdims
         return np.sum(x, axis=axis, keepdims=keepdims)
 
     @staticmethod
@@ -37,7 +38,7 @@ class Sum(Function):
     @staticmethod
     def jvp(ctx, t):
         """Forward mode: dy = Σ t over the same axes (sum is linear)."""
-        return t.sum(axis=ctx.options.get("axis"), keepdims=ctx.options.get("keepdims", False))
+        return t.sum(axis=ctx.axis, keepdims=ctx.keepdims)
 
 
 class Max(Function):
@@ -57,7 +58,7 @@ class Max(Function):
         w = (x == y).astype(np.result_type(x, np.float32))
         with np.errstate(invalid="ignore", divide="ignore"):  # NaN input: NaN gradient
             w /= w.sum(axis=axis, keepdims=True)
-        ctx.kd_shape = y.shape
+        ctx.kd_shape, ctx.axis = y.shape, axis
         ctx.save_for_backward(w)
         return y if keepdims else y.reshape(_reduced_shape(x.shape, axis))
 
@@ -70,7 +71,7 @@ class Max(Function):
     def jvp(ctx, t):
         """Forward mode: dy = Σ t·w over the axes (w: the tie-split weights of backward)."""
         (w,) = ctx.saved
-        return (t * w).sum(axis=ctx.options.get("axis"), keepdims=True).reshape(ctx.result.shape)
+        return (t * w).sum(axis=ctx.axis, keepdims=True).reshape(ctx.result.shape)
 
 
 def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
