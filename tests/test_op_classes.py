@@ -227,13 +227,13 @@ OPS = [
         a, [0, 0], axis), options=one_axis, ints=True, min_dims=1),
     Op("scatter_add", lambda x, axis: x.scatter_add(axis, np.flip(np.indices(x.shape)[
         axis % x.ndim], axis), x), lambda a, axis: a + np.flip(a, axis), options=one_axis,
-       min_dims=1),  # ints: not yet, x + ... goes through add (see KNOWN)
+       ints=True, min_dims=1),
     Op("index_add", lambda x, axis: x.index_add(axis, np.arange(x.shape[axis])[::-1], x),
-       lambda a, axis: a + np.flip(a, axis), options=one_axis, min_dims=1),  # ints: as above
+       lambda a, axis: a + np.flip(a, axis), options=one_axis, ints=True, min_dims=1),
     Op("einsum", lambda a, b: tg.einsum("...,...->...", a, b), np.multiply, arity=2,
        ints=True),
     Op("outer", lambda a, b: tg.outer(a.reshape(-1), b.reshape(-1)), lambda a, b: np.outer(
-        a, b), arity=2),  # ints: not yet, outer is a mul (see KNOWN)
+        a, b), arity=2, ints=True),
 ]
 
 EXAMPLES = max(10, settings().max_examples // 4)  # ~80 ops x 7 properties: keep it quick
