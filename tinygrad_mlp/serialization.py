@@ -320,7 +320,8 @@ def load(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
 
 # ----- .safetensors (optional extra): the format PyTorch / Hugging Face users exchange ----
 
-_SAFETENSORS_HINT = "pip install 'tinygrad_mlp[safetensors]' (or save to a .npz path)"
+_SAFETENSORS_HINT = ("pip install safetensors (from a checkout: "
+                     "pip install -e \".[safetensors]\"), or save to a .npz path")
 
 
 def _is_safetensors(path: str) -> bool:

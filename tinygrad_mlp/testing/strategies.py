@@ -23,7 +23,8 @@ try:
     from hypothesis.extra import numpy as hnp
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "tinygrad_mlp.testing.strategies needs hypothesis: pip install 'tinygrad_mlp[test]'"
+        "tinygrad_mlp.testing.strategies needs hypothesis: pip install hypothesis (from a "
+        "checkout: pip install -e \".[test]\")"
     ) from e
 
 from tinygrad_mlp.tensor import Tensor
