@@ -700,3 +700,33 @@ def test_a_dot_or_faint_ink_asks_for_a_bigger_drawing(server, image, reason, wor
     assert words in answer["message"]
     status, answer = post(server, {"image": drawn_seven().tolist()})  # a digit is read
     check_answer(answer)
+
+
+def test_a_conv_net_shows_each_stages_feature_maps():
+    """A convolutional model's page gets every stage's feature maps (after its pooling),
+    laid out as maps of H×W, then the dense hidden layer; values match the model's own."""
+    import tinygrad_mlp as tg
+
+    tg.manual_seed(0)
+    conv = (4, 6)
+    model = T.build_model([T.conv_features(conv), 16, 10], "relu", "logits", conv=conv)
+    meta = {"architecture": {"sizes": [T.conv_features(conv), 16, 10], "activation": "relu",
+                             "output": "logits"}}
+    predictor = serve.Predictor(model, meta, name="cnn")
+    layers = predictor.info()["layers"]
+    assert [(d["name"], d.get("maps"), d.get("height"), d.get("width"), d["units"])
+            for d in layers] == [("conv 1 (relu)", 4, 14, 14, 4 * 14 * 14),
+                                 ("conv 2 (relu)", 6, 7, 7, 6 * 7 * 7),
+                                 ("hidden 1 (relu)", None, None, None, 16)]
+    image = np.zeros((28, 28), np.float32)
+    image[6:22, 12:16] = 1.0
+    answer = predictor.predict(image, preprocess_image=False)
+    with tg.no_grad():
+        h = tg.Tensor(image.reshape(1, 784))
+        maps = model[0](h)
+        for m in list(model)[1:4]:
+            maps = m(maps)
+    assert len(answer["layers"]) == 3
+    np.testing.assert_allclose(answer["layers"][0]["activations"],
+                               maps.data[0].ravel(), atol=1e-4)
+    assert answer["layers"][0]["range"][0] == 0.0  # relu maps: [0, max]

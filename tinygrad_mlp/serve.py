@@ -142,7 +142,8 @@ class Predictor:
     """A checkpoint's model, ready for one image at a time from many threads.
 
     ``predict`` returns the digit, the ten probabilities and the activations of every
-    hidden layer (the output of each activation function that feeds another Linear).
+    hidden layer (the output of each activation function that feeds another Linear) and,
+    for a convolutional network, every stage's feature maps (after its pooling).
     """
 
     def __init__(self, model: nn.Module, meta: dict[str, Any], name: str = "model") -> None:
@@ -154,12 +155,27 @@ class Predictor:
         self.output = str(meta["architecture"]["output"])
         modules = list(model)
         linears = [i for i, m in enumerate(modules) if isinstance(m, nn.Linear)]
-        self._taps: dict[int, tuple[str, str]] = {}  # module index -> (layer name, activation)
+        taps: dict[int, tuple[str, str]] = {}  # module index -> (layer name, activation)
         for k, (start, end) in enumerate(zip(linears[:-1], linears[1:], strict=True), 1):
             acts = [type(m).__name__.lower() for m in modules[start + 1 : end]
                     if not isinstance(m, nn.Dropout)]
             activation = acts[-1] if acts else "linear"
-            self._taps[end - 1] = (f"hidden {k} ({activation})", activation)
+            taps[end - 1] = (f"hidden {k} ({activation})", activation)
+        # a convolutional stage's feature maps: after its activation and pooling, just
+        # before the next convolution (or the flattening into the dense layers)
+        convs = [i for i, m in enumerate(modules) if isinstance(m, nn.Conv2d)]
+        for k, start in enumerate(convs, 1):
+            end = next((j for j in range(start + 1, len(modules))
+                        if isinstance(modules[j], (nn.Conv2d, nn.Flatten, nn.Linear))),
+                       len(modules))
+            acts = [type(m).__name__.lower() for m in modules[start + 1 : end]
+                    if not isinstance(m, (nn.Dropout, nn.MaxPool2d, nn.AvgPool2d))]
+            activation = acts[-1] if acts else "linear"
+            taps[end - 1] = (f"conv {k} ({activation})", activation)
+        self._taps = dict(sorted(taps.items()))
+        with tg.no_grad():  # each tap's shape, from one blank image
+            self._shapes = {i: values.shape for i, values in self._run(np.zeros((1, 784),
+                                                                               np.float32))[1]}
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str]) -> Predictor:
@@ -177,8 +193,7 @@ class Predictor:
         else:
             accuracy = None
         sizes = [int(s) for s in arch["sizes"]]
-        layers = [{"name": name, "units": n, "shape": list(grid_shape(n))}
-                  for (name, _), n in zip(self._taps.values(), sizes[1:-1], strict=True)]
+        layers = [self._describe(i, name) for i, (name, _) in self._taps.items()]
         return {
             "model": self.name,
             "sizes": sizes,
@@ -200,23 +215,16 @@ class Predictor:
         else:
             x = np.asarray(image, np.float32)
         x = x.reshape(1, 784).astype(np.float32)
-        taps: list[tuple[str, str, np.ndarray]] = []
         with tg.no_grad():  # grad mode is per thread: requests run side by side
-            h = tg.Tensor(x)
-            for i, module in enumerate(self.model):
-                h = module(h)
-                if i in self._taps:
-                    taps.append((*self._taps[i], h.data[0].copy()))
-            out = h.data
+            out, taps = self._run(x)
         probs = T.probabilities(out.astype(np.float64), self.output)[0]
         layers = []
-        for name, activation, values in taps:
+        for i, values in taps:
+            name, activation = self._taps[i]
             layers.append({
-                "name": name,
-                "units": int(values.size),
-                "shape": list(grid_shape(int(values.size))),
+                **self._describe(i, name),
                 "range": _value_range(activation, values),
-                "activations": np.round(values.astype(np.float64), 4).tolist(),
+                "activations": np.round(values.astype(np.float64), 4).ravel().tolist(),
             })
         return {
             "blank": False,
@@ -225,6 +233,26 @@ class Predictor:
             "layers": layers,
             "input": np.round(x[0].astype(np.float64), 3).tolist(),
         }
+
+
+    def _run(self, x: np.ndarray) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+        """The model's output for ``x`` (1, 784) and each tap's values (module index, array)."""
+        taps = []
+        h = tg.Tensor(x)
+        for i, module in enumerate(self.model):
+            h = module(h)
+            if i in self._taps:
+                taps.append((i, h.data[0].copy()))
+        return h.data, taps
+
+    def _describe(self, i: int, name: str) -> dict[str, Any]:
+        """A tap as the page lays it out: units in a grid, or C feature maps of H×W."""
+        shape = self._shapes[i]
+        units = int(np.prod(shape))
+        layer: dict[str, Any] = {"name": name, "units": units, "shape": list(grid_shape(units))}
+        if len(shape) == 3:
+            layer.update(maps=int(shape[0]), height=int(shape[1]), width=int(shape[2]))
+        return layer
 
 
 # ----- reading requests -------------------------------------------------------------------

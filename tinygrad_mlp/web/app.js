@@ -252,6 +252,20 @@ function gridFit(units, width, height) {
   return best;
 }
 
+// Feature maps of a convolutional stage: each map an image of h×w pixels, the maps in the
+// grid of columns whose tiles come out largest within the card.
+function mapsFit(maps, width, height) {
+  let best = { cols: 1, rows: maps.n, scale: 0 };
+  for (let cols = 1; cols <= maps.n; cols++) {
+    const rows = Math.ceil(maps.n / cols);
+    const scale = Math.floor(Math.min(width / (cols * (maps.w + 1)),
+                                      height / (rows * (maps.h + 1))));
+    if (scale > best.scale) best = { cols, rows, scale };
+  }
+  best.scale = Math.max(1, Math.min(8, best.scale));
+  return best;
+}
+
 function layoutLayers() {
   if (!layerViews.length) return;
   const width = Math.max(120, layersEl.clientWidth);
@@ -260,9 +274,15 @@ function layoutLayers() {
   const below = window.innerHeight - top - 36;
   const height = Math.max(90, (below - captions) / layerViews.length);
   for (const view of layerViews) {
-    Object.assign(view, gridFit(view.units, width, height));
-    view.canvas.width = view.cols * view.cell;
-    view.canvas.height = view.rows * view.cell;
+    if (view.maps) {
+      Object.assign(view, mapsFit(view.maps, width, height));
+      view.canvas.width = view.cols * (view.maps.w + 1) * view.scale;
+      view.canvas.height = view.rows * (view.maps.h + 1) * view.scale;
+    } else {
+      Object.assign(view, gridFit(view.units, width, height));
+      view.canvas.width = view.cols * view.cell;
+      view.canvas.height = view.rows * view.cell;
+    }
     view.canvas.dataset.cols = String(view.cols);
     drawGrid(view, view.values, view.range);
   }
@@ -276,12 +296,16 @@ function addLayerView(layer) {
   canvas.setAttribute("role", "img");
   canvas.setAttribute("aria-label", `${layer.name}: ${layer.units} units`);
   const caption = document.createElement("figcaption");
-  caption.textContent = `${layer.name} · ${layer.units} units`;
+  const maps = layer.maps ? { n: layer.maps, h: layer.height, w: layer.width } : null;
+  caption.textContent = maps ? `${layer.name} · ${maps.n} feature maps of ${maps.h}×${maps.w}`
+    : `${layer.name} · ${layer.units} units`;
+  if (maps) canvas.dataset.maps = String(maps.n);
   figure.append(caption, canvas);
   layersEl.append(figure);
   const view = { canvas, units: layer.units, values: null, range: [0, 1], cols: 1, rows: 1,
-                 cell: 1 };
+                 cell: 1, maps };
   canvas.addEventListener("mousemove", (event) => {
+    if (view.maps) return;
     const box = canvas.getBoundingClientRect();
     const c = Math.floor((event.clientX - box.left) / box.width * view.cols);
     const r = Math.floor((event.clientY - box.top) / box.height * view.rows);
@@ -299,11 +323,29 @@ function drawGrid(view, values, range) {
   view.range = range;
   g.fillStyle = "#0b0d12";
   g.fillRect(0, 0, view.canvas.width, view.canvas.height);
+  if (view.maps) {
+    drawMaps(g, view, values, range);
+    return;
+  }
   const gap = cell >= 8 ? 1 : 0;
   for (let u = 0; u < view.units; u++) {
     g.fillStyle = values ? colour(values[u], range) : "#1b1f2a";
     g.fillRect((u % cols) * cell + gap, Math.floor(u / cols) * cell + gap,
                cell - 2 * gap, cell - 2 * gap);
+  }
+  view.canvas.dataset.drawn = values ? "true" : "false";
+}
+
+function drawMaps(g, view, values, range) {
+  const { n, h, w } = view.maps;
+  const s = view.scale;
+  for (let m = 0; m < n; m++) {
+    const x0 = (m % view.cols) * (w + 1) * s;
+    const y0 = Math.floor(m / view.cols) * (h + 1) * s;
+    for (let p = 0; p < h * w; p++) {
+      g.fillStyle = values ? colour(values[m * h * w + p], range) : "#1b1f2a";
+      g.fillRect(x0 + (p % w) * s, y0 + Math.floor(p / w) * s, s, s);
+    }
   }
   view.canvas.dataset.drawn = values ? "true" : "false";
 }
@@ -319,7 +361,8 @@ async function start() {
     const accuracy = info.test_accuracy === null ? ""
       : ` · ${(100 * info.test_accuracy).toFixed(2)}% on the MNIST test set`;
     document.getElementById("model-info").textContent =
-      `${info.model}: ${info.sizes.join("–")} ${info.activation} MLP${accuracy}`;
+      `${info.model}: ${info.sizes.join("–")} ${info.activation} ` +
+      `${info.layers.some((l) => l.maps) ? "convolutional network" : "MLP"}${accuracy}`;
     layerViews = info.layers.map(addLayerView);
     layoutLayers();
     window.addEventListener("resize", layoutLayers);
