@@ -34,3 +34,15 @@ def test_method_aliases():
     x = tg.Tensor(np.array([-1.0, 2.0]))
     np.testing.assert_array_equal(x.swish().data, x.silu().data)
     np.testing.assert_array_equal(x.leakyrelu(0.2).data, F.leaky_relu(x, 0.2).data)
+
+
+def test_a_tensor_shows_itself_in_jupyter():
+    x = tg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    y = (x * 2).sum()
+    y.backward()
+    leaf_html, op_html = x._repr_html_(), y._repr_html_()
+    assert "(2, 3)" in leaf_html and "float64" in leaf_html and "leaf, requires grad" in leaf_html
+    assert ".grad (2, 3)" in leaf_html and "[[0., 1., 2.]," in leaf_html
+    assert "grad_fn=Sum" in op_html
+    big = tg.Tensor(np.zeros(10_000))._repr_html_()
+    assert "..." in big and len(big) < 500  # summarised, as numpy prints large arrays

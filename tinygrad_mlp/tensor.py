@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import inspect
 import itertools
 import operator
@@ -376,6 +377,18 @@ class Tensor:
         if self._ctx is not None:
             extra = f", grad_fn={self.grad_fn}"
         return f"Tensor({body}, dtype={self.data.dtype}{extra})"
+
+    def _repr_html_(self) -> str:
+        """How Jupyter shows a Tensor: a header line (shape, dtype, where it came from, its
+        gradient's shape if any) over the values, summarised by numpy when large."""
+        origin = (f"grad_fn={self.grad_fn}" if self._ctx is not None
+                  else "leaf, requires grad" if self.requires_grad else "constant")
+        grad = "" if self.grad is None else f" · .grad {tuple(self.grad.shape)}"
+        values = html.escape(np.array2string(self.data, separator=", ", threshold=200,
+                                             edgeitems=3))
+        return (f"<div><b>Tensor</b> <code>{tuple(self.shape)}</code> "
+                f"<code>{self.dtype}</code> · {html.escape(origin)}{grad}"
+                f"<pre style=\"margin:2px 0\">{values}</pre></div>")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self.data if dtype is None else self.data.astype(dtype)
