@@ -182,26 +182,43 @@ class Function:
             return _apply_multi(cls, ctx, args, arrays, kwargs, out, record)
         special = _STATE.special
         if special and _STATE.anomaly:
-            ctx.source = _tensor._user_source_line()
-            _tensor._check_finite(out, ctx, "forward", arrays)
+            _check_forward(ctx, (out,), arrays)
         if record:
             ctx.parents = args
             if versioned:  # some input was changed in place before: remember what we read
-                ctx.versions = tuple([a._vc[0] if isinstance(a, Tensor) and a._vc is not None
-                                      else 0 for a in args])
+                ctx.versions = _versions(args)
             if ctx.non_differentiable and id(out) in ctx.non_differentiable:
                 record = False
         result = Tensor._make(out, ctx if record else None)
         if type(out) is np.ndarray and out.base is not None:  # a view: share the version
             _share_version(ctx, args, arrays, out, result)
         if special:
-            if _STATE.tape is not None:  # tg.jit is tracing
-                _STATE.tape.append((cls, args, kwargs, result))
-            if _STATE.forward_ad:  # inside tg.func.jvp: push the inputs' tangents through
-                from tinygrad_mlp.func import _push_tangents
-
-                _push_tangents(cls, ctx, args, arrays, kwargs, out, result)
+            _observe(cls, ctx, args, arrays, kwargs, out, result)
         return result
+
+
+def _versions(args: tuple) -> tuple[int, ...]:
+    """The inputs' version counters as an op reads them (0 for constants)."""
+    return tuple([a._version if isinstance(a, Tensor) else 0 for a in args])
+
+
+def _check_forward(ctx: Context, outs: tuple, arrays: list) -> None:
+    """Under ``detect_anomaly``: remember the user's line and check the op's outputs."""
+    ctx.source = _tensor._user_source_line()
+    for o in outs:
+        _tensor._check_finite(o, ctx, "forward", arrays)
+
+
+def _observe(cls: type[Function], ctx: Context, args: tuple, arrays: list, kwargs: dict,
+             out: Any, result: Any) -> None:
+    """What the special modes see of one op call: tg.jit's tape, and forward mode's
+    tangents (inside tg.func.jvp)."""
+    if _STATE.tape is not None:
+        _STATE.tape.append((cls, args, kwargs, result))
+    if _STATE.forward_ad:
+        from tinygrad_mlp.func import _push_tangents
+
+        _push_tangents(cls, ctx, args, arrays, kwargs, out, result)
 
 
 def _promote_if_mixed(values: list) -> list:
@@ -244,15 +261,13 @@ def _apply_multi(cls: type[Function], ctx: Context, args: tuple, arrays: list, k
     """
     outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in outs)
     if _STATE.anomaly:
-        ctx.source = _tensor._user_source_line()
-        for o in outs:
-            _tensor._check_finite(o, ctx, "forward", arrays)
+        _check_forward(ctx, outs, arrays)
     if not record:
         results = tuple(Tensor._make(o, None) for o in outs)
     else:
         ctx.parents = args
         if any(isinstance(a, Tensor) and a._vc is not None for a in args):
-            ctx.versions = tuple([a._version if isinstance(a, Tensor) else 0 for a in args])
+            ctx.versions = _versions(args)
         ctx.multi = tuple((o.shape, o.dtype) for o in outs)
         hub = Tensor._make(np.empty(0), ctx)
         results = []
@@ -265,10 +280,6 @@ def _apply_multi(cls: type[Function], ctx: Context, args: tuple, arrays: list, k
             sel.parents, sel.needs_input_grad = (hub,), (True,)
             results.append(Tensor._make(o, sel))
         results = tuple(results)
-    if _STATE.tape is not None:  # tg.jit is tracing: it refuses several outputs
-        _STATE.tape.append((cls, args, kwargs, results))
-    if _STATE.forward_ad:
-        from tinygrad_mlp.func import _push_tangents
-
-        _push_tangents(cls, ctx, args, arrays, kwargs, outs, results)
+    if _STATE.special:  # (tg.jit refuses several outputs when it builds its tape)
+        _observe(cls, ctx, args, arrays, kwargs, outs, results)
     return results

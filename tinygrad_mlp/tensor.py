@@ -491,7 +491,8 @@ class Tensor:
     # can refuse rules whose saved values were overwritten.
 
     def _inplace(self, ufunc: Any, op: Callable[..., Tensor], *args: Any) -> Tensor:
-        """Apply ``op(self, *args)`` in place (``ufunc`` is its numpy form, or None)."""
+        """Apply ``op(self, *args)`` in place. ``ufunc`` (or None) is its numpy form, called
+        as ``ufunc(self.data, *values, out=self.data, casting=...)`` when nothing is recorded."""
         if _STATE.special and _STATE.tape is not None:
             raise RuntimeError("tg.jit cannot replay in-place operations (the replay would "
                                "skip them): use out-of-place ops (x = x + 1) inside a jitted "
@@ -522,6 +523,7 @@ class Tensor:
             return self
         if ufunc is not None:
             values = [a.data if isinstance(a, Tensor) else a for a in args]
+            self._check_writeable()
             try:
                 ufunc(self.data, *values, out=self.data, casting="same_kind")
             except (TypeError, ValueError) as e:
@@ -544,15 +546,18 @@ class Tensor:
         if value.shape != self.data.shape:
             raise ValueError(f"in-place operation: the result has shape {value.shape}, which "
                              f"does not fit the tensor's shape {self.shape}")
-        if not self.data.flags.writeable:
-            raise ValueError(f"in-place operation on a read-only tensor of shape {self.shape} "
-                             "(a broadcast view or a read-only array): clone() it first")
+        self._check_writeable()
         try:
             np.copyto(self.data, value, casting="same_kind")
         except TypeError:
             raise TypeError(f"in-place operation: result of dtype {value.dtype} cannot be "
                             f"stored in a tensor of dtype {self.dtype}") from None
         self._changed()
+
+    def _check_writeable(self) -> None:
+        if not self.data.flags.writeable:
+            raise ValueError(f"in-place operation on a read-only tensor of shape {self.shape} "
+                             "(a broadcast view or a read-only array): clone() it first")
 
     def _changed(self) -> None:
         """Bump the version; if the op that made this tensor saved its value, mark that."""
@@ -613,17 +618,11 @@ class Tensor:
         """``t[index] = value``: in place; recorded, the gradient flows to ``value`` and to
         the elements of ``t`` that were not overwritten."""
         index = _index_arrays(index)
-        if _STATE.special and _STATE.tape is not None:
-            self._inplace(None, None)  # raises: tg.jit cannot replay in-place operations
-        if _STATE.grad_enabled and (
-            self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
-        ):
-            self._inplace(None, lambda t, v: _ops.SetItem.apply(t, v, index=index), value)
-            return
-        if not self.data.flags.writeable:
-            self._write(self.data)  # raises the read-only error
-        self.data[index] = _value(value)
-        self._changed()
+
+        def setitem(data: np.ndarray, v: Any, out: np.ndarray, casting: str) -> None:
+            out[index] = v  # numpy's item assignment, called as the in-place ufuncs are
+
+        self._inplace(setitem, lambda t, v: _ops.SetItem.apply(t, v, index=index), value)
 
     # ----- operators: each one line, calling the op in ops.py -----------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -1445,21 +1444,21 @@ def _execute(
     seeds: Sequence[tuple[int, Any]],
     retain_graph: bool,
     create_graph: bool,
-    wanted: dict[int, int] | None = None,
-) -> list[Any]:
+    wanted: set[int] | None = None,
+) -> dict[int, Any]:
     """Run the backward rules in the plan's order: the one execution every backward uses
     (``Tensor.backward``, ``tg.grad`` and the ``tg.jit`` replay).
 
     ``values[j]`` is slot j's array (for shape and dtype); ``seeds`` are ``(slot, grad)``.
     Each slot's gradient is complete when its turn comes (every op that used it came
     first); hooks may replace it; leaves (and ``retain_grad`` tensors) accumulate it into
-    ``.grad``, or, for ``tg.grad``, slot ``j`` of ``wanted`` collects it instead.
+    ``.grad``, or, for ``tg.grad``, the slots in ``wanted`` are returned instead.
     """
     nodes, steps = plan.nodes, plan.steps
     grads: list[Any] = [None] * len(nodes)
     for j, g in seeds:
         grads[j] = g if grads[j] is None else grads[j] + g
-    found: list[Any] = [None] * (max(wanted.values(), default=-1) + 1) if wanted else []
+    found: dict[int, Any] = {}  # slot -> gradient, for tg.grad
     shared: set[int] = set()  # ids of gradient arrays that another place may also hold
     tracer = _STATE.tracer
     anomaly = _STATE.anomaly
@@ -1481,7 +1480,7 @@ def _execute(
                     shared.add(id(g))
                 if wanted is not None:
                     if i in wanted:
-                        found[wanted[i]] = g
+                        found[i] = g
                 elif ctx is None or t._retains_grad:
                     if t.grad is None and type(g) is np.ndarray and id(g) not in shared:
                         t.grad = Tensor._make(g, None)  # the usual case: a fresh array
@@ -1566,15 +1565,13 @@ def _run_backward(
     plan = _plan(roots)
     slot = plan.slot
     seeds = [(slot[id(r)], g) for r, g in zip(roots, seeds_in, strict=True)]
-    wanted = None
-    if inputs is not None:
-        wanted = {slot[id(t)]: n for n, t in enumerate(inputs) if id(t) in slot}
+    wanted = None if inputs is None else {slot[id(t)] for t in inputs if id(t) in slot}
     found = _execute(plan, [t.data for t in plan.nodes], seeds, retain_graph, create_graph,
                      wanted)
     if inputs is None:
         return None
-    found += [None] * (len(inputs) - len(found))
-    return [f if f is None or isinstance(f, Tensor) else Tensor._make(f, None) for f in found]
+    grads = [found.get(slot.get(id(t), -1)) for t in inputs]
+    return [g if g is None or isinstance(g, Tensor) else Tensor._make(g, None) for g in grads]
 
 
 def _multi_backward(ctx: Any, g: _Parts, hub: Any) -> Any:
