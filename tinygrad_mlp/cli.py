@@ -35,24 +35,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _number(cast: Callable[[str], Any], ok: Callable[[Any], bool], expected: str,
+            out_of_range: str | None = None) -> Callable[[str], Any]:
+    """An argparse type: ``cast(text)``, refused unless ``ok(value)``, naming what was
+    expected (``out_of_range`` when the text parsed but the value is not allowed)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {out_of_range or expected}, got {text}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+_positive_float = _number(float, lambda v: v > 0 and np.isfinite(v), "a positive number")
+_non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+_non_negative_float = _number(float, lambda v: 0 <= v < float("inf"), "a number >= 0",
+                              "a finite number >= 0")
 
 
 def _units(text: str) -> int:
@@ -61,26 +65,6 @@ def _units(text: str) -> int:
     value = _positive_int(text)
     if value > MAX_UNITS:
         raise argparse.ArgumentTypeError(f"at most {MAX_UNITS} units a layer, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
     return value
 
 
