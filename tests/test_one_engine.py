@@ -133,7 +133,7 @@ def test_plan_is_reverse_topological_and_iterative():
     plan = _plan([y.sum()])
     pos = {id(t): i for i, t in enumerate(plan.nodes)}
     for i, (_ctx, targets) in enumerate(plan.steps):
-        assert all(j > i for _, j in targets)
+        assert all(j > i for _, j, _leaf in targets)
     assert pos[id(x)] == len(plan.nodes) - 1
     grads = _execute(plan, [t.data for t in plan.nodes], [(0, np.array(1.0))], False, False,
                      {pos[id(x)]})

@@ -44,6 +44,7 @@ class Context:
     materialize_grads = True  # unused outputs get zero gradients (else None)
     non_differentiable: tuple = ()  # ids of outputs marked non-differentiable
     view_of: list | None = None  # the output is a view of an input: its version counter
+    _by_array: dict | None = None  # id(array) -> input Tensor, when inputs shared an array
 
     def __init__(self, fn: type[Function]) -> None:
         self.fn = fn
@@ -71,7 +72,7 @@ class Context:
             raise RuntimeError(f"{self.fn.__name__}: {_tensor._FREED}")
         if self.out is None:
             return self.saved
-        known = getattr(self, "_by_array", None)  # set by apply if inputs shared an array
+        known = self._by_array
         if known is None:
             known = {id(p.data): p for p in self.parents if isinstance(p, Tensor)}
         known = {**known, id(self.out.data): self.out}
@@ -152,19 +153,18 @@ class Function:
         ctx = Context(cls)
         arrays = []
         needs = []
-        versioned = mixed = False
+        record = versioned = mixed = False
         for a in args:
             if isinstance(a, Tensor):
                 d = a.data
                 if a.requires_grad:  # always floating point
-                    needs.append(True)
-                else:
-                    if cls.promote_int and d.dtype.kind in "biu":
-                        if cls.promote_int is True:
-                            d = d.astype(np.float32)
-                        else:
-                            mixed = True
-                    needs.append(False)
+                    record = True
+                elif cls.promote_int and d.dtype.kind in "biu":
+                    if cls.promote_int is True:
+                        d = d.astype(np.float32)
+                    else:
+                        mixed = True
+                needs.append(a.requires_grad)
                 if a._vc is not None:
                     versioned = True
                 arrays.append(d)
@@ -174,9 +174,11 @@ class Function:
         if mixed:
             arrays = _promote_if_mixed(arrays)
         ctx.needs_input_grad = tuple(needs)  # as torch: set even when nothing is recorded
-        record = True in needs and _STATE.grad_enabled
-        if record and len(arrays) > 1 and _shares_an_array(arrays):
-            arrays = _unalias(ctx, args, arrays)
+        if record and _STATE.grad_enabled:
+            if len(arrays) > 1 and _shares_an_array(arrays):
+                arrays = _unalias(ctx, args, arrays)
+        else:
+            record = False
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is tuple:
             return _apply_multi(cls, ctx, args, arrays, kwargs, out, record)
@@ -199,7 +201,10 @@ class Function:
 
 def _versions(args: tuple) -> tuple[int, ...]:
     """The inputs' version counters as an op reads them (0 for constants)."""
-    return tuple([a._version if isinstance(a, Tensor) else 0 for a in args])
+    versions = []
+    for a in args:
+        versions.append(a._vc[0] if isinstance(a, Tensor) and a._vc is not None else 0)
+    return tuple(versions)
 
 
 def _check_forward(ctx: Context, outs: tuple, arrays: list) -> None:

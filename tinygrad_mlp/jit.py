@@ -83,8 +83,8 @@ class _Tape:
             kind, value = _kwarg(a, slot_of, where)
             return value if kind == _SLOT else slot_for(value)
 
-        self.ops: list[tuple] = []  # (cls, ctx, get args, one arg?, kwargs, kwargs from slots,
-        #                             output slot, promote)
+        self.ops: list[tuple] = []  # (forward, ctx, get args, one arg?, kwargs, output slot,
+        #                             None or (kwargs from slots, promote))
         for cls, args, kwargs, out in entries:
             where = f"{cls.__name__} (op {len(self.ops) + 1} of the trace)"
             if type(out) is tuple:
@@ -103,7 +103,8 @@ class _Tape:
             fixed = {k: v for k, (kind, v) in kw.items() if kind == _CONST}
             from_slots = tuple((k, v) for k, (kind, v) in kw.items() if kind == _SLOT)
             get = itemgetter(*specs) if specs else (lambda slots: ())
-            self.ops.append((cls, ctx, get, len(specs) == 1, fixed, from_slots, out_slot, promote))
+            self.ops.append((cls.forward, ctx, get, len(specs) == 1, fixed, out_slot,
+                             (from_slots, promote) if from_slots or promote else None))
         if id(loss) not in tensor_slot or tensor_slot[id(loss)] in self.input_slots:
             raise JitError("the function must return a Tensor computed by tinygrad ops")
         self.loss_slot = tensor_slot[id(loss)]
@@ -118,16 +119,17 @@ class _Tape:
             slots[i] = a
         for i, leaf in self.leaves:
             slots[i] = leaf.data
-        for cls, ctx, get, one, kwargs, from_slots, out, promote in self.ops:
-            if from_slots:
-                kwargs = {**kwargs, **{k: slots[i] for k, i in from_slots}}
+        for forward, ctx, get, one, kwargs, out, extra in self.ops:
             args = (get(slots),) if one else get(slots)
-            if promote is True:  # as Function.apply: integer inputs to math ops -> float32
-                args = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind
-                        in "biu" else a for a in args]
-            elif promote:  # "mixed": only next to a float
-                args = _promote_if_mixed(list(args))
-            y = cls.forward(ctx, *args, **kwargs)
+            if extra is not None:  # options read from the inputs, or integer inputs
+                from_slots, promote = extra
+                kwargs = {**kwargs, **{k: slots[i] for k, i in from_slots}}
+                if promote is True:  # as Function.apply: integer inputs to math ops -> float32
+                    args = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind
+                            in "biu" else a for a in args]
+                elif promote:  # "mixed": only next to a float
+                    args = _promote_if_mixed(list(args))
+            y = forward(ctx, *args, **kwargs)
             slots[out] = y if type(y) is np.ndarray else np.asarray(y)
         if self.seeds:  # the one engine's execution, on the cached plan
             _tensor._execute(self.plan, slots, self.seeds, retain_graph=True,
@@ -182,10 +184,10 @@ class jit:  # noqa: N801  (used like a function: tg.jit(loss_fn))
                                    "to the parameters the function uses, not its inputs")
                 x = x.data
             arrays.append(x if type(x) is np.ndarray else np.asarray(x))
-        if _STATE.forward_ad:
-            raise JitError("a jitted step inside tg.func.jvp would drop the tangents: call the "
-                           "loss function itself there")
-        if _STATE.anomaly or _STATE.tracer is not None or not _STATE.grad_enabled:
+        if _STATE.special or _STATE.tracer is not None or not _STATE.grad_enabled:
+            if _STATE.forward_ad:
+                raise JitError("a jitted step inside tg.func.jvp would drop the tangents: call "
+                               "the loss function itself there")
             return self._trace(arrays, keep=False)  # debugging tools see the real graph
         key = tuple([(a.shape, a.dtype) for a in arrays])
         tape = self.tapes.get(key)

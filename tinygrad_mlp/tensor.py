@@ -1330,22 +1330,25 @@ def _release(ctx: Any) -> None:
             ctx.parents = tuple([_freed(q) if type(q) is Tensor and q._ctx is not None else q
                                  for q in parents])
             break
-    if "_by_array" in ctx.__dict__:
-        del ctx._by_array
+    if ctx._by_array is not None:
+        ctx._by_array = None
 
 
 class _Plan:
     """A graph's reverse topological order, as numbered slots.
 
     ``nodes[i]`` is the tensor of slot i (None where a replay has no tensor), newest first;
-    ``steps[i]`` is ``(ctx, ((k, j), ...))``: the op that made it and, for each input k
-    that needs a gradient, that input's slot j (always > i). Leaves have ``ctx`` None.
+    ``steps[i]`` is ``(ctx, ((k, j, leaf), ...))``: the op that made it and, for each input
+    k that needs a gradient, that input's slot j (always > i) and whether it is a leaf.
+    Leaves have ``ctx`` None.
+    ``values[i]`` is slot i's array, ``slot`` maps ``id(tensor)`` to its slot.
     """
 
-    __slots__ = ("nodes", "steps", "slot")
+    __slots__ = ("nodes", "steps", "slot", "values")
 
-    def __init__(self, nodes: list, steps: list, slot: dict[int, int] | None = None) -> None:
-        self.nodes, self.steps, self.slot = nodes, steps, slot  # slot: id(tensor) -> i
+    def __init__(self, nodes: list, steps: list, slot: dict[int, int] | None = None,
+                 values: list | None = None) -> None:
+        self.nodes, self.steps, self.slot, self.values = nodes, steps, slot, values
 
 
 _seq_of = operator.attrgetter("_seq")
@@ -1359,44 +1362,49 @@ def _plan(roots: Sequence[Tensor]) -> _Plan:
     read them are resolved here (see :func:`_input_as_read`), before any rule runs.
     """
     seen: dict[int, Tensor] = {}
-    inputs: dict[int, list] = {}
     stack = []
     for r in roots:
         if id(r) not in seen:
             seen[id(r)] = r
             stack.append(r)
+    inputs: dict[int, list] = {}  # id(tensor) -> [(k, input k), ...] for inputs needing grad
     while stack:
         t = stack.pop()
         ctx = t._ctx
         if ctx is None:
             continue
-        if ctx.modified is not None:
-            raise _modified_error(ctx, "its output", *ctx.modified)
-        if t._vc is not None:  # changed in place through a view or a detach()ed alias?
-            made = 0 if ctx.inplace_from is None else ctx.inplace_from + 1
-            if t._vc[0] != made and _saved_overlaps(ctx, t):
-                raise _modified_error(ctx, "its output", made, t._vc[0])
+        if ctx.modified is not None or t._vc is not None:
+            _check_output(ctx, t)
         needs, versions = ctx.needs_input_grad, ctx.versions
-        edges = []
-        for k, p in enumerate(ctx.parents):
-            if not needs[k]:
-                continue
-            vc = p._vc
-            if vc is not None and vc[0] != (0 if versions is None else versions[k]):
-                p = _input_as_read(ctx, k, p)  # changed in place since the op read it
-            edges.append((k, p))
-            if id(p) not in seen:
-                seen[id(p)] = p
-                stack.append(p)
-        inputs[id(t)] = edges
+        edges = inputs[id(t)] = []
+        k = 0
+        for p in ctx.parents:
+            if needs[k]:
+                vc = p._vc
+                if vc is not None and vc[0] != (0 if versions is None else versions[k]):
+                    p = _input_as_read(ctx, k, p)  # changed in place since the op read it
+                edges.append((k, p))
+                if id(p) not in seen:
+                    seen[id(p)] = p
+                    stack.append(p)
+            k += 1
     nodes = sorted(seen.values(), key=_seq_of, reverse=True)
-    slot = {id(t): i for i, t in enumerate(nodes)}
-    steps = [
-        (t._ctx, tuple([(k, slot[id(p)]) for k, p in inputs[id(t)]]))
-        if t._ctx is not None else _LEAF_STEP
-        for t in nodes
-    ]
-    return _Plan(nodes, steps, slot)
+    slot = {}
+    values = []
+    for t in nodes:
+        slot[id(t)] = len(values)
+        values.append(t.data)
+    steps = []
+    for t in nodes:
+        edges = inputs.get(id(t))
+        if edges is None:
+            steps.append(_LEAF_STEP)
+            continue
+        targets = []
+        for k, p in edges:
+            targets.append((k, slot[id(p)], p._ctx is None))
+        steps.append((t._ctx, tuple(targets)))
+    return _Plan(nodes, steps, slot, values)
 
 
 _LEAF_STEP = (None, ())
@@ -1407,6 +1415,16 @@ _FREED = (
     "they were freed). Saved values are freed by backward(); pass retain_graph=True to the "
     "first backward to keep them."
 )
+
+
+def _check_output(ctx: Any, t: Tensor) -> None:
+    """Refuse an op whose output was changed in place, directly or through a view or a
+    ``detach()``ed alias, when its rule reads that output."""
+    if ctx.modified is not None:
+        raise _modified_error(ctx, "its output", *ctx.modified)
+    made = 0 if ctx.inplace_from is None else ctx.inplace_from + 1
+    if t._vc[0] != made and _saved_overlaps(ctx, t):
+        raise _modified_error(ctx, "its output", made, t._vc[0])
 
 
 def _input_as_read(ctx: Any, k: int, p: Tensor) -> Tensor:
@@ -1451,7 +1469,7 @@ def _execute(
 
     ``values[j]`` is slot j's array (for shape and dtype); ``seeds`` are ``(slot, grad)``.
     Each slot's gradient is complete when its turn comes (every op that used it came
-    first); hooks may replace it; leaves (and ``retain_grad`` tensors) accumulate it into
+    first): see :func:`_arrive`. Leaves (and ``retain_grad`` tensors) accumulate it into
     ``.grad``, or, for ``tg.grad``, the slots in ``wanted`` are returned instead.
     """
     nodes, steps = plan.nodes, plan.steps
@@ -1465,39 +1483,27 @@ def _execute(
     prev_mode = _STATE.grad_enabled
     _STATE.grad_enabled = create_graph
     try:
-        for i, (ctx, targets) in enumerate(steps):
+        i = -1
+        for ctx, targets in steps:
+            i += 1
             g = grads[i]
             if g is None:
                 continue
             grads[i] = None
             t = nodes[i]
-            if t is not None:
-                if t._hooks:
-                    for hook in t._hooks:
-                        out = hook(g if isinstance(g, Tensor) else Tensor._make(g, None))
-                        if out is not None:
-                            g = out if create_graph else _value(out)
-                    shared.add(id(g))
-                if wanted is not None:
-                    if i in wanted:
-                        found[i] = g
-                elif ctx is None or t._retains_grad:
-                    if t.grad is None and type(g) is np.ndarray and id(g) not in shared:
-                        t.grad = Tensor._make(g, None)  # the usual case: a fresh array
-                    else:
-                        _accumulate(t, g, id(g) in shared)
-            if ctx is None:
+            if ctx is None:  # a leaf; the usual case inline: a fresh array becomes .grad
+                if (wanted is None and t.grad is None and not t._hooks
+                        and type(g) is np.ndarray and id(g) not in shared):
+                    t.grad = Tensor._make(g, None)
+                else:
+                    g = _arrive(t, g, i, True, wanted, found, shared, create_graph)
                 if tracer is not None:
                     _report(tracer, t, None, g, ())
                 continue
-            if ctx.multi is not None:
-                in_grads = _multi_backward(ctx, g, t)
-            elif create_graph:  # the rule's saved values are matched to these tensors
-                ctx.out = t
-                try:
-                    in_grads = ctx.fn.backward(ctx, g)
-                finally:
-                    ctx.out = None
+            if t is not None and (t._hooks or t._retains_grad or wanted is not None):
+                g = _arrive(t, g, i, False, wanted, found, shared, create_graph)
+            if create_graph or ctx.multi is not None:
+                in_grads = _rule_in_graph(ctx, g, t)
             else:
                 in_grads = ctx.fn.backward(ctx, g)
             if type(in_grads) is not tuple:
@@ -1510,12 +1516,14 @@ def _execute(
                 )
             if tracer is not None:
                 _report(tracer, t, ctx.fn.__name__, g, in_grads)
-            for k, j in targets:
+            for k, j, leaf in targets:
                 pg = in_grads[k]
                 if pg is None:
                     continue
                 data = values[j]
-                if type(pg) is not np.ndarray or pg.shape != data.shape or pg.dtype != data.dtype:
+                if type(pg) is not np.ndarray or pg.shape != data.shape or (
+                    pg.dtype is not data.dtype and pg.dtype != data.dtype
+                ):
                     pg = _conform(pg, data, ctx.fn, create_graph)  # rare: reshape, cast, Tensor
                 if anomaly:
                     _check_finite(pg, ctx, "backward", k)
@@ -1524,7 +1532,7 @@ def _execute(
                     grads[j] = prev + pg  # a new array: nobody else holds it
                     continue
                 grads[j] = pg
-                if steps[j][0] is None and not create_graph and (  # a leaf: .grad may keep pg
+                if leaf and not create_graph and (  # .grad may keep pg: does another hold it?
                     pg is g or pg.base is not None or _is_one_of(pg, ctx.saved)
                 ):
                     shared.add(id(pg))
@@ -1533,6 +1541,37 @@ def _execute(
     finally:
         _STATE.grad_enabled = prev_mode
     return found
+
+
+def _arrive(t: Tensor, g: Any, i: int, leaf: bool, wanted: set[int] | None,
+            found: dict[int, Any], shared: set[int], create_graph: bool) -> Any:
+    """Tensor ``t`` (slot i) has its complete gradient ``g``: its hooks may replace it;
+    then ``tg.grad`` takes it (slots in ``wanted``), or a leaf (or a ``retain_grad``
+    tensor) adds it into ``.grad``. Returns the gradient that flows on."""
+    if t._hooks:
+        for hook in t._hooks:
+            out = hook(g if isinstance(g, Tensor) else Tensor._make(g, None))
+            if out is not None:
+                g = out if create_graph else _value(out)
+        shared.add(id(g))
+    if wanted is not None:
+        if i in wanted:
+            found[i] = g
+    elif leaf or t._retains_grad:
+        _accumulate(t, g, id(g) in shared)
+    return g
+
+
+def _rule_in_graph(ctx: Any, g: Any, t: Any) -> Any:
+    """Call the rule of an op with several outputs, or any rule under create_graph (its
+    saved values are then matched to the op's tensors, so the rule records a graph)."""
+    if ctx.multi is not None:
+        return _multi_backward(ctx, g, t)
+    ctx.out = t
+    try:
+        return ctx.fn.backward(ctx, g)
+    finally:
+        ctx.out = None
 
 
 def _is_one_of(x: Any, values: tuple | None) -> bool:
@@ -1553,21 +1592,21 @@ def _run_backward(
 ) -> list[Any] | None:
     """Plan the walk from ``roots``, then execute it: gradients of ``inputs`` if given
     (``tg.grad``), else accumulated into ``.grad`` of leaves (``backward``)."""
-    for r in roots:
+    seeds_in = []
+    for r, g in zip(roots, grads, strict=True):
         if not r.requires_grad:
             raise RuntimeError(
                 "element 0 of tensors does not require grad and does not have a grad_fn: "
                 "nothing to differentiate (did you forget requires_grad=True, or use no_grad?)"
             )
+        seeds_in.append(_seed(r, g, create_graph))
     if retain_graph is None:
         retain_graph = create_graph
-    seeds_in = [_seed(r, g, create_graph) for r, g in zip(roots, grads, strict=True)]
     plan = _plan(roots)
     slot = plan.slot
     seeds = [(slot[id(r)], g) for r, g in zip(roots, seeds_in, strict=True)]
     wanted = None if inputs is None else {slot[id(t)] for t in inputs if id(t) in slot}
-    found = _execute(plan, [t.data for t in plan.nodes], seeds, retain_graph, create_graph,
-                     wanted)
+    found = _execute(plan, plan.values, seeds, retain_graph, create_graph, wanted)
     if inputs is None:
         return None
     grads = [found.get(slot.get(id(t), -1)) for t in inputs]

@@ -111,7 +111,7 @@ def sigmoid(x: Any) -> Tensor:
     >>> F.sigmoid([0.0]).data
     array([0.5], dtype=float32)
     """
-    return _ops.tensor(x).sigmoid()
+    return _ops.Sigmoid.apply(_ops.tensor(x))
 
 
 def relu(x: Any) -> Tensor:
@@ -121,7 +121,7 @@ def relu(x: Any) -> Tensor:
     >>> F.relu([-1.0, 2.0]).data
     array([0., 2.], dtype=float32)
     """
-    return _ops.tensor(x).relu()
+    return _ops.ReLU.apply(_ops.tensor(x))
 
 
 def tanh(x: Any) -> Tensor:
@@ -131,7 +131,7 @@ def tanh(x: Any) -> Tensor:
     >>> F.tanh([0.0]).data
     array([0.], dtype=float32)
     """
-    return _ops.tensor(x).tanh()
+    return _ops.Tanh.apply(_ops.tensor(x))
 
 
 def softmax(x: Any, axis: int = -1, dim: int | None = None) -> Tensor:
@@ -292,10 +292,11 @@ def _check_class_range(idx: np.ndarray, num_classes: int, fn: str,
                        ignore_index: int | None = None) -> None:
     """Raise ``TargetIndexError`` for a class index outside ``[0, num_classes)``. Fused
     losses call it in their forward too, so a ``tg.jit`` replay checks every batch."""
-    bad = (idx < 0) | (idx >= num_classes)
+    # as unsigned, a negative index is huge: one comparison finds both ends of the range
+    bad = idx.astype(np.int64, copy=False).view(np.uint64) >= num_classes
     if ignore_index is not None:
         bad &= idx != ignore_index
-    if bad.any():
+    if np.count_nonzero(bad):
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
         raise TargetIndexError(
             f"{fn}: target {int(idx[pos])} at position {pos if len(pos) != 1 else pos[0]} is "
@@ -329,6 +330,8 @@ def _grad_scale(ctx: Context, g: Any) -> Any:
     """The upstream gradient shaped to multiply per-element gradients (mean divides by n)."""
     if ctx.reduction == "none":
         return g.reshape(ctx.none_shape)
+    if type(g) is np.ndarray:  # 0-d: a Python float multiplies faster than a 0-d array
+        g = float(g)
     if ctx.reduction == "mean":
         return g * (1.0 / ctx.n) if ctx.n else g * float("nan")
     return g
@@ -365,22 +368,24 @@ class SoftmaxCrossEntropy(Function):
         z = x - x.max(axis=1, keepdims=True)
         e = np.exp(z)
         s = e.sum(axis=1, keepdims=True)
-        logp = z
-        logp -= np.log(s)
+        log_s = np.log(s)
         p = e
         p /= s
-        if indices is not None:
+        if indices is not None:  # log p only where the targets are: −loss_n = z[n, t_n] − ln Σe
             _check_class_range(indices, x.shape[1], "cross_entropy")
-            losses = -logp[np.arange(n), indices]
+            logp = None
+            neg = z[np.arange(n), indices]
+            neg -= log_s[:, 0]
         else:
-            losses = -(probs * logp).sum(axis=1)
+            logp = z
+            logp -= log_s
+            neg = (probs * logp).sum(axis=1)
         if reduction == "none":
-            out = losses
+            out = -neg
         else:
-            out = losses.sum()
+            out = -neg.sum()
             if reduction == "mean":
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    out = out / n if n else out * np.nan
+                out = out / n if n else out * np.nan
         ctx.n, ctx.reduction, ctx.indices, ctx.none_shape = n, reduction, indices, (n, 1)
         ctx.save_for_backward(x, probs, p, logp)
         return np.asarray(out, dtype=x.dtype)
@@ -786,8 +791,8 @@ class SquaredError(Function):
         x, t, d = ctx.saved_tensors
         if isinstance(g, Tensor):  # create_graph: x − t rebuilt from the inputs' Tensors
             gx = (x - t) * (g * (2 * ctx.scale))
-        else:
-            gx = d * (g * (2 * ctx.scale))
+        else:  # g is 0-d: one multiply by a Python float, not two numpy calls
+            gx = d * (float(g) * 2 * ctx.scale)
         return gx, (-gx if ctx.needs_input_grad[1] else None)
 
     @staticmethod

@@ -110,8 +110,9 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
+        e = _arr(np.negative(x))
         with np.errstate(over="ignore"):
-            e = _arr(np.exp(-x))
+            np.exp(e, out=e)
         e += 1
         s = np.reciprocal(e, out=e)
         ctx.save_for_backward(s)
@@ -120,7 +121,12 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (s,) = ctx.saved_tensors
-        return g * s * (1 - s)
+        if isinstance(g, Tensor):  # create_graph: recorded ops
+            return g * s * (1 - s)
+        d = _arr(np.subtract(1, s))  # one temporary, updated in place
+        d *= s
+        d *= g
+        return d
 
     @staticmethod
     def jvp(ctx, t):
@@ -155,8 +161,9 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(~(x <= 0))
-        return np.maximum(x, 0)
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y != 0)  # = not x ≤ 0, NaN included, in one pass
+        return y
 
     @staticmethod
     def backward(ctx, g):

@@ -318,12 +318,13 @@ class SGD(Optimizer):
         dampening, nesterov = group["dampening"], group["nesterov"]
         if momentum == 0 and wd == 0 and not group.get("maximize"):  # plain p -= lr·g: lean
             for p in group["params"]:
-                if p.grad is None:
+                g = p.grad
+                if g is None:
                     continue
-                grad, d = p.grad.data, p.data
-                if grad.shape != d.shape or grad.dtype != d.dtype:
+                grad, d = g.data, p.data
+                if grad.shape != d.shape or (grad.dtype is not d.dtype and grad.dtype != d.dtype):
                     grad = self._grad(p)  # a clear error, or a cast
-                p.data -= lr * grad  # in place; lr·g is the one temporary
+                d -= lr * grad  # in place; lr·g is the one temporary
                 p._bump_version()
             return
         for p in group["params"]:
