@@ -373,11 +373,13 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 
 def check_losses(spec: Spec, keys: Sequence[str], weights, pool, s: Settings,
-                 log: Callable[[str], None]) -> tuple[dict[str, Any], list[str]]:
+                 log: Callable[[str], None], factories: dict | None = None,
+                 labels: dict | None = None) -> tuple[dict[str, Any], list[str]]:
     """Fresh copies of every contender take the same first steps; losses must agree."""
+    factories, labels = factories or FACTORIES, labels or LABELS
     losses: dict[str, list[float]] = {}
     for key in keys:
-        step, value = FACTORIES[key](spec, weights)
+        step, value = factories[key](spec, weights)
         losses[key] = [value(step(*pool[i % len(pool)])) for i in range(s.check_steps)]
     ref_key = "numpy" if "numpy" in losses else keys[0]
     ref = losses[ref_key]
@@ -389,7 +391,7 @@ def check_losses(spec: Spec, keys: Sequence[str], weights, pool, s: Settings,
         ok = rel[0] <= s.rtol and all(d <= 10 * s.rtol for d in rel[1:])
         ok = ok and all(np.isfinite(ls))
         report["contenders"][key] = {"losses": ls, "rel_diff": rel, "ok": ok}
-        log(f"    {LABELS[key]:<14} first-step loss {ls[0]:.7f}  rel diff vs {ref_key} "
+        log(f"    {labels[key]:<14} first-step loss {ls[0]:.7f}  rel diff vs {ref_key} "
             f"{rel[0]:.1e}   (steps 1..{len(ls)}: "
             + ", ".join(f"{v:.6f}" for v in ls) + ")" + ("" if ok else "   <-- MISMATCH"))
         if not ok:
@@ -398,13 +400,17 @@ def check_losses(spec: Spec, keys: Sequence[str], weights, pool, s: Settings,
 
 
 def run_training_config(spec: Spec, keys: Sequence[str], s: Settings, seed: int,
-                        log: Callable[[str], None]) -> dict[str, Any]:
+                        log: Callable[[str], None], factories: dict | None = None,
+                        labels: dict | None = None) -> dict[str, Any]:
+    """Check the contenders' losses agree, then time them interleaved. ``factories`` and
+    ``labels`` default to this script's contenders (benchmarks/overhead.py passes others)."""
+    factories, labels = factories or FACTORIES, labels or LABELS
     weights = make_weights(spec.sizes, seed)
     pool = make_pool(spec, seed)
     log(f"\n[{spec.name}] {spec.about}")
-    check, bad = check_losses(spec, keys, weights, pool, s, log)
+    check, bad = check_losses(spec, keys, weights, pool, s, log, factories, labels)
     keys = [k for k in keys if k not in bad]
-    steps = {k: FACTORIES[k](spec, weights)[0] for k in keys}
+    steps = {k: factories[k](spec, weights)[0] for k in keys}
     perf = time.perf_counter
     for k in keys:  # warm-up: caches, allocator, lazy imports, optimizer state
         step = steps[k]
@@ -447,7 +453,7 @@ def run_training_config(spec: Spec, keys: Sequence[str], s: Settings, seed: int,
                            if "numpy" in results else None)
         res["vs_torch"] = (res["median_ms"] / results["torch"]["median_ms"]
                            if "torch" in results else None)
-        log(f"    {LABELS[k]:<14} {res['median_ms']:9.4f} ms/step  "
+        log(f"    {labels[k]:<14} {res['median_ms']:9.4f} ms/step  "
             f"IQR {res['q1_ms']:.4f}-{res['q3_ms']:.4f}  ({res['steps']} steps)")
     return {"spec": asdict(spec), "block_steps": s.block_steps, "block_s": s.block_s,
             "rounds": rounds,

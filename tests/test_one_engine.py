@@ -130,14 +130,14 @@ def test_plan_is_reverse_topological_and_iterative():
     y = x
     for _ in range(50_000):  # deeper than any recursion limit
         y = y * 1.0
-    plan = _plan([y.sum()])
-    pos = {id(t): i for i, t in enumerate(plan.nodes)}
-    for i, (_ctx, targets) in enumerate(plan.steps):
-        assert all(j > i for _, j, _leaf in targets)
-    assert pos[id(x)] == len(plan.nodes) - 1
-    grads = _execute(plan, [t.data for t in plan.nodes], [(0, np.array(1.0))], False, False,
-                     {pos[id(x)]})
-    np.testing.assert_array_equal(grads[pos[id(x)]], [1.0, 1.0])
+    root = y.sum()
+    plan = _plan([root])
+    pos = {key: i for i, (_seq, key, _t, _ctx, _targets) in enumerate(plan.steps)}
+    for i, (_seq, _key, _t, _ctx, targets) in enumerate(plan.steps):
+        assert all(pos[j] > i for _, j, _leaf in targets)  # every input comes later
+    assert pos[id(x)] == len(plan.steps) - 1 and plan.steps[-1][2] is x
+    grads = _execute(plan, plan.values, [(id(root), np.array(1.0))], False, False, {id(x)})
+    np.testing.assert_array_equal(grads[id(x)], [1.0, 1.0])
 
 
 # ----- the graph is released after backward --------------------------------------------------

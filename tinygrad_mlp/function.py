@@ -153,7 +153,8 @@ class Function:
         ctx = Context(cls)
         arrays = []
         needs = []
-        record = versioned = mixed = False
+        versions = None  # the inputs' versions as read, once any input has a counter
+        record = mixed = False
         for a in args:
             if isinstance(a, Tensor):
                 d = a.data
@@ -164,9 +165,11 @@ class Function:
                         d = d.astype(np.float32)
                     else:
                         mixed = True
+                if a._vc is not None:  # changed in place before: remember what we read
+                    if versions is None:
+                        versions = [0] * len(args)
+                    versions[len(arrays)] = a._vc[0]
                 needs.append(a.requires_grad)
-                if a._vc is not None:
-                    versioned = True
                 arrays.append(d)
             else:
                 arrays.append(a if isinstance(a, (int, float, np.ndarray)) else _to_array(a))
@@ -181,14 +184,14 @@ class Function:
             record = False
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is tuple:
-            return _apply_multi(cls, ctx, args, arrays, kwargs, out, record)
+            return _apply_multi(cls, ctx, args, arrays, kwargs, out, record, versions)
         special = _STATE.special
         if special and _STATE.anomaly:
             _check_forward(ctx, (out,), arrays)
         if record:
             ctx.parents = args
-            if versioned:  # some input was changed in place before: remember what we read
-                ctx.versions = _versions(args)
+            if versions is not None:
+                ctx.versions = tuple(versions)
             if ctx.non_differentiable and id(out) in ctx.non_differentiable:
                 record = False
         result = Tensor._make(out, ctx if record else None)
@@ -197,14 +200,6 @@ class Function:
         if special:
             _observe(cls, ctx, args, arrays, kwargs, out, result)
         return result
-
-
-def _versions(args: tuple) -> tuple[int, ...]:
-    """The inputs' version counters as an op reads them (0 for constants)."""
-    versions = []
-    for a in args:
-        versions.append(a._vc[0] if isinstance(a, Tensor) and a._vc is not None else 0)
-    return tuple(versions)
 
 
 def _check_forward(ctx: Context, outs: tuple, arrays: list) -> None:
@@ -258,7 +253,7 @@ class _Select(Function):
 
 
 def _apply_multi(cls: type[Function], ctx: Context, args: tuple, arrays: list, kwargs: dict,
-                 outs: tuple, record: bool) -> tuple[Tensor, ...]:
+                 outs: tuple, record: bool, versions: list | None) -> tuple[Tensor, ...]:
     """Wrap the outputs of a forward that returned a tuple.
 
     The op's context sits on one hidden tensor (the hub); each differentiable output is a
@@ -271,8 +266,8 @@ def _apply_multi(cls: type[Function], ctx: Context, args: tuple, arrays: list, k
         results = tuple(Tensor._make(o, None) for o in outs)
     else:
         ctx.parents = args
-        if any(isinstance(a, Tensor) and a._vc is not None for a in args):
-            ctx.versions = _versions(args)
+        if versions is not None:
+            ctx.versions = tuple(versions)
         ctx.multi = tuple((o.shape, o.dtype) for o in outs)
         hub = Tensor._make(np.empty(0), ctx)
         results = []

@@ -46,15 +46,20 @@ class _Tape:
     """
 
     def __init__(self, entries: list, inputs: list[Tensor], loss: Tensor) -> None:
-        plan = _tensor._plan([loss]) if loss.requires_grad else _tensor._Plan([], [])
-        for t in plan.nodes:
-            if t._hooks or (t._ctx is not None and t._retains_grad):
+        plan = _tensor._plan([loss]) if loss.requires_grad else _tensor._Plan([], {})
+        plan_slot = {}
+        for _seq, key, t, ctx, _ in plan.steps:
+            if t._hooks or (ctx is not None and t._retains_grad):
                 raise JitError("a tensor with hooks or retain_grad(): jit does not run them")
-        plan_slot = {id(t): i for i, t in enumerate(plan.nodes)}
-        template: list[Any] = [None] * len(plan.nodes)
-        # the replay's plan: the same steps; only leaves (parameters) keep their tensor
-        self.plan = _tensor._Plan([t if t._ctx is None else None for t in plan.nodes],
-                                  plan.steps)
+            plan_slot[key] = len(plan_slot)
+        template: list[Any] = [None] * len(plan_slot)
+        # the replay's plan: the same steps keyed by slot; only leaves (parameters) keep
+        # their tensor
+        self.plan = _tensor._Plan([
+            (seq, plan_slot[key], t if ctx is None else None, ctx,
+             tuple([(k, plan_slot[j], leaf) for k, j, leaf in targets]))
+            for seq, key, t, ctx, targets in plan.steps
+        ], None)
 
         def slot_for(t: Any) -> int:
             if id(t) in plan_slot:
@@ -108,7 +113,7 @@ class _Tape:
         if id(loss) not in tensor_slot or tensor_slot[id(loss)] in self.input_slots:
             raise JitError("the function must return a Tensor computed by tinygrad ops")
         self.loss_slot = tensor_slot[id(loss)]
-        self.saving = [ctx for ctx, _ in plan.steps if ctx is not None]
+        self.saving = [ctx for _, _, _, ctx, _ in plan.steps if ctx is not None]
         self.seeds = [(self.loss_slot, np.ones_like(loss.data))] if loss.requires_grad else []
         self.template = template
 

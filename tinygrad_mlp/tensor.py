@@ -37,7 +37,6 @@ import functools
 import html
 import inspect
 import itertools
-import operator
 import os
 import threading
 import traceback
@@ -1243,7 +1242,8 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
                 f"grad can be implicitly created only for single-element outputs; "
                 f"this output has shape {root.shape}: pass backward(grad) of that shape"
             )
-        g = np.array(1, dtype=root.dtype).reshape(root.shape)  # cheaper than np.ones
+        d = root.data
+        g = np.array(1, d.dtype) if d.ndim == 0 else np.ones(d.shape, d.dtype)
     else:
         g = grad.data if isinstance(grad, Tensor) and not create_graph else grad
         if not isinstance(g, Tensor):
@@ -1324,34 +1324,33 @@ def _release(ctx: Any) -> None:
             if type(s) is np.ndarray:
                 ctx.saved = None
                 break
-    parents = ctx.parents
-    for p in parents:
+    kept = None
+    for k, p in enumerate(ctx.parents):
         if type(p) is Tensor and p._ctx is not None:
-            ctx.parents = tuple([_freed(q) if type(q) is Tensor and q._ctx is not None else q
-                                 for q in parents])
-            break
+            if kept is None:
+                kept = list(ctx.parents)
+            kept[k] = _freed(p)
+    if kept is not None:
+        ctx.parents = tuple(kept)
     if ctx._by_array is not None:
         ctx._by_array = None
 
 
 class _Plan:
-    """A graph's reverse topological order, as numbered slots.
+    """A graph's reverse topological order: what the execution visits, and in what order.
 
-    ``nodes[i]`` is the tensor of slot i (None where a replay has no tensor), newest first;
-    ``steps[i]`` is ``(ctx, ((k, j, leaf), ...))``: the op that made it and, for each input
-    k that needs a gradient, that input's slot j (always > i) and whether it is a leaf.
-    Leaves have ``ctx`` None.
-    ``values[i]`` is slot i's array, ``slot`` maps ``id(tensor)`` to its slot.
+    ``steps`` holds, newest first, ``(seq, key, tensor, ctx, targets)`` for every tensor
+    behind the roots: its creation number, its key in the execution's table of gradients
+    (``id(tensor)``; a ``tg.jit`` replay numbers its values instead), the tensor (None
+    where a replay has none), the op that made it (None for a leaf), and for each input k
+    of that op that needs a gradient, ``(k, the input's key, is the input a leaf)``.
+    ``values[key]`` is that tensor's array (its shape and dtype conform gradients).
     """
 
-    __slots__ = ("nodes", "steps", "slot", "values")
+    __slots__ = ("steps", "values")
 
-    def __init__(self, nodes: list, steps: list, slot: dict[int, int] | None = None,
-                 values: list | None = None) -> None:
-        self.nodes, self.steps, self.slot, self.values = nodes, steps, slot, values
-
-
-_seq_of = operator.attrgetter("_seq")
+    def __init__(self, steps: list, values: Any) -> None:
+        self.steps, self.values = steps, values
 
 
 def _plan(roots: Sequence[Tensor]) -> _Plan:
@@ -1361,53 +1360,37 @@ def _plan(roots: Sequence[Tensor]) -> _Plan:
     The search is an explicit stack, never recursion. Inputs changed in place after an op
     read them are resolved here (see :func:`_input_as_read`), before any rule runs.
     """
-    seen: dict[int, Tensor] = {}
+    values: dict[int, Any] = {}  # id(tensor) -> its array, for every tensor found
     stack = []
     for r in roots:
-        if id(r) not in seen:
-            seen[id(r)] = r
+        if id(r) not in values:
+            values[id(r)] = r.data
             stack.append(r)
-    inputs: dict[int, list] = {}  # id(tensor) -> [(k, input k), ...] for inputs needing grad
+    steps = []
     while stack:
         t = stack.pop()
         ctx = t._ctx
         if ctx is None:
+            steps.append((t._seq, id(t), t, None, ()))
             continue
         if ctx.modified is not None or t._vc is not None:
             _check_output(ctx, t)
         needs, versions = ctx.needs_input_grad, ctx.versions
-        edges = inputs[id(t)] = []
+        targets = []
         k = 0
         for p in ctx.parents:
             if needs[k]:
                 vc = p._vc
                 if vc is not None and vc[0] != (0 if versions is None else versions[k]):
                     p = _input_as_read(ctx, k, p)  # changed in place since the op read it
-                edges.append((k, p))
-                if id(p) not in seen:
-                    seen[id(p)] = p
+                targets.append((k, id(p), p._ctx is None))
+                if id(p) not in values:
+                    values[id(p)] = p.data
                     stack.append(p)
             k += 1
-    nodes = sorted(seen.values(), key=_seq_of, reverse=True)
-    slot = {}
-    values = []
-    for t in nodes:
-        slot[id(t)] = len(values)
-        values.append(t.data)
-    steps = []
-    for t in nodes:
-        edges = inputs.get(id(t))
-        if edges is None:
-            steps.append(_LEAF_STEP)
-            continue
-        targets = []
-        for k, p in edges:
-            targets.append((k, slot[id(p)], p._ctx is None))
-        steps.append((t._ctx, tuple(targets)))
-    return _Plan(nodes, steps, slot, values)
-
-
-_LEAF_STEP = (None, ())
+        steps.append((t._seq, id(t), t, ctx, tuple(targets)))
+    steps.sort(reverse=True)  # by creation number (unique keys break any tie)
+    return _Plan(steps, values)
 
 
 _FREED = (
@@ -1458,39 +1441,34 @@ def _modified_error(ctx: Any, what: str, was: int, now: int) -> RuntimeError:
 
 def _execute(
     plan: _Plan,
-    values: Sequence[Any],
-    seeds: Sequence[tuple[int, Any]],
+    values: Any,
+    seeds: Sequence[tuple[Any, Any]],
     retain_graph: bool,
     create_graph: bool,
-    wanted: set[int] | None = None,
-) -> dict[int, Any]:
+    wanted: set | None = None,
+) -> dict[Any, Any]:
     """Run the backward rules in the plan's order: the one execution every backward uses
     (``Tensor.backward``, ``tg.grad`` and the ``tg.jit`` replay).
 
-    ``values[j]`` is slot j's array (for shape and dtype); ``seeds`` are ``(slot, grad)``.
-    Each slot's gradient is complete when its turn comes (every op that used it came
+    ``values[key]`` is a tensor's array (for shape and dtype); ``seeds`` are ``(key, grad)``.
+    Each tensor's gradient is complete when its turn comes (every op that used it came
     first): see :func:`_arrive`. Leaves (and ``retain_grad`` tensors) accumulate it into
-    ``.grad``, or, for ``tg.grad``, the slots in ``wanted`` are returned instead.
+    ``.grad``, or, for ``tg.grad``, those whose keys are in ``wanted`` are returned.
     """
-    nodes, steps = plan.nodes, plan.steps
-    grads: list[Any] = [None] * len(nodes)
+    grads: dict[Any, Any] = {}  # key -> gradient so far
     for j, g in seeds:
-        grads[j] = g if grads[j] is None else grads[j] + g
-    found: dict[int, Any] = {}  # slot -> gradient, for tg.grad
+        grads[j] = g if j not in grads else grads[j] + g
+    found: dict[Any, Any] = {}  # key -> gradient, for tg.grad
     shared: set[int] = set()  # ids of gradient arrays that another place may also hold
     tracer = _STATE.tracer
     anomaly = _STATE.anomaly
     prev_mode = _STATE.grad_enabled
     _STATE.grad_enabled = create_graph
     try:
-        i = -1
-        for ctx, targets in steps:
-            i += 1
-            g = grads[i]
+        for _, i, t, ctx, targets in plan.steps:
+            g = grads.pop(i, None)  # complete now: every op that used it came first
             if g is None:
                 continue
-            grads[i] = None
-            t = nodes[i]
             if ctx is None:  # a leaf; the usual case inline: a fresh array becomes .grad
                 if (wanted is None and t.grad is None and not t._hooks
                         and type(g) is np.ndarray and id(g) not in shared):
@@ -1527,7 +1505,7 @@ def _execute(
                     pg = _conform(pg, data, ctx.fn, create_graph)  # rare: reshape, cast, Tensor
                 if anomaly:
                     _check_finite(pg, ctx, "backward", k)
-                prev = grads[j]
+                prev = grads.get(j)
                 if prev is not None:
                     grads[j] = prev + pg  # a new array: nobody else holds it
                     continue
@@ -1543,10 +1521,10 @@ def _execute(
     return found
 
 
-def _arrive(t: Tensor, g: Any, i: int, leaf: bool, wanted: set[int] | None,
-            found: dict[int, Any], shared: set[int], create_graph: bool) -> Any:
-    """Tensor ``t`` (slot i) has its complete gradient ``g``: its hooks may replace it;
-    then ``tg.grad`` takes it (slots in ``wanted``), or a leaf (or a ``retain_grad``
+def _arrive(t: Tensor, g: Any, i: Any, leaf: bool, wanted: set | None,
+            found: dict[Any, Any], shared: set[int], create_graph: bool) -> Any:
+    """Tensor ``t`` (key i) has its complete gradient ``g``: its hooks may replace it;
+    then ``tg.grad`` takes it (keys in ``wanted``), or a leaf (or a ``retain_grad``
     tensor) adds it into ``.grad``. Returns the gradient that flows on."""
     if t._hooks:
         for hook in t._hooks:
@@ -1603,13 +1581,12 @@ def _run_backward(
     if retain_graph is None:
         retain_graph = create_graph
     plan = _plan(roots)
-    slot = plan.slot
-    seeds = [(slot[id(r)], g) for r, g in zip(roots, seeds_in, strict=True)]
-    wanted = None if inputs is None else {slot[id(t)] for t in inputs if id(t) in slot}
+    seeds = [(id(r), g) for r, g in zip(roots, seeds_in, strict=True)]
+    wanted = None if inputs is None else {id(t) for t in inputs}
     found = _execute(plan, plan.values, seeds, retain_graph, create_graph, wanted)
     if inputs is None:
         return None
-    grads = [found.get(slot.get(id(t), -1)) for t in inputs]
+    grads = [found.get(id(t)) for t in inputs]
     return [g if g is None or isinstance(g, Tensor) else Tensor._make(g, None) for g in grads]
 
 
