@@ -59,10 +59,11 @@ def _threads_from_argv(argv: Sequence[str]) -> int | None:
 
 
 _ENV_BEFORE = {v: os.environ.get(v) for v in _BLAS_THREAD_VARS}
-# BLAS libraries read their thread count when loaded: set it before numpy is imported.
-# (Imported as a module, e.g. by the tests, numpy is usually loaded already; then the
-# limit is applied with threadpoolctl when it is installed.)
-if __name__ == "__main__" and "numpy" not in sys.modules:
+# BLAS libraries read their thread count when loaded: set it before numpy is imported,
+# from this process's --threads (here, or in benchmarks/overhead.py, which imports this
+# first). Imported by the tests, numpy is loaded already; then the limit is applied with
+# threadpoolctl when it is installed.
+if "numpy" not in sys.modules:
     _n = _threads_from_argv(sys.argv[1:]) or machine_cores()
     for _var in _BLAS_THREAD_VARS:
         os.environ[_var] = str(_n)
@@ -836,6 +837,11 @@ def _csv(value: str, allowed: Sequence[str], what: str) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (benchmarks/overhead.py reuses it)."""
     p = argparse.ArgumentParser(
         prog="benchmarks/mlp.py", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -868,7 +874,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", default=None, choices=sorted(TRAIN_SPECS),
                    help="only profile tinygrad_mlp on this config (cProfile, top 15 by tottime)")
     p.add_argument("--profile-steps", type=int, default=1000)
-    return p.parse_args(argv)
+    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -120,3 +120,65 @@ def test_numpy_floor_matches_tinygrad_parameters(config, monkeypatch):
     tg_params = [p.data for p in tg_step.model.parameters()]
     for a, b in zip(floor.parameters(), tg_params, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+# ----- benchmarks/overhead.py: the eager step, layer by layer --------------------------------
+
+
+def test_overhead_quick_run_times_every_layer_and_agrees_on_losses(tmp_path):
+    """Every row runs, computes the floor's losses (else exit 1), and the increments in the
+    table add up from the floor to the full public-API step."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "overhead.py"), "--quick", "--threads", "1", "--rounds",
+         "2", "--block-steps", "2", "--warmup", "1", "--configs", "A,B", "--out-dir",
+         str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=str(ROOT), env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "MISMATCH" not in proc.stdout
+    rows = [line.split("|")[1:-1] for line in (tmp_path / "overhead.md").read_text().splitlines()
+            if line.startswith("| A |") or line.startswith("| B |")]
+    labels = ["numpy (floor)", "op rules alone", "minimal engine", "engine core",
+              "+ graph release", "+ optimizer", "tinygrad_mlp"]
+    for config in ("A", "B"):
+        mine = [[c.strip() for c in r] for r in rows if r[0].strip() == config]
+        assert [r[1] for r in mine] == labels
+        us = [float(r[2]) for r in mine]
+        added = [float(r[4]) for r in mine[1:]]
+        assert sum(added) == pytest.approx(us[-1] - us[0], abs=0.1 * len(added))
+        assert float(mine[0][3].rstrip("×")) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("loss", ["quadratic", "cross_entropy"])
+def test_minimal_engine_gives_tinygrads_gradients(loss, monkeypatch):
+    """The yardstick engine is a real engine: on a random two-layer network it computes the
+    same loss and parameter gradients as Tensor.backward, through the same op rules."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    me = _load("_bench_minimal_engine", BENCH / "minimal_engine.py", monkeypatch)
+    import tinygrad_mlp as tg
+    import tinygrad_mlp.nn.functional as F
+    from tinygrad_mlp import ops
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(6, 5))
+    y = rng.integers(0, 3, 6)
+    arrays = [rng.normal(size=s) for s in ((4, 5), (4,), (3, 4), (3,))]
+
+    def forward(apply, params, leaf):
+        h = apply(ops.Sigmoid, apply(ops.Linear, leaf, params[0], params[1]))
+        out = apply(ops.Linear, h, params[2], params[3])
+        if loss == "quadratic":
+            return apply(F.SquaredError, apply(ops.Sigmoid, out), np.eye(3)[y], scale=0.5 / 6)
+        return apply(F.SoftmaxCrossEntropy, out, indices=y)
+
+    nodes = [me.Node(a.copy(), requires_grad=True) for a in arrays]
+    root = forward(me.apply, nodes, me.Node(x))
+    me.backward(root)
+    tensors = [tg.tensor(a, requires_grad=True) for a in arrays]
+    ref = forward(lambda fn, *a, **k: fn.apply(*a, **k), tensors, tg.tensor(x))
+    ref.backward()
+    assert float(root.data) == pytest.approx(ref.item(), rel=1e-12)
+    for n, t in zip(nodes, tensors, strict=True):
+        np.testing.assert_allclose(n.grad, t.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -123,7 +123,7 @@ class Sigmoid(Function):
         (s,) = ctx.saved_tensors
         if isinstance(g, Tensor):  # create_graph: recorded ops
             return g * s * (1 - s)
-        d = _arr(np.subtract(1, s))  # one temporary, updated in place
+        d = 1 - s  # one temporary, updated in place (a 0-d s gives a scalar: rebound)
         d *= s
         d *= g
         return d
