@@ -40,9 +40,10 @@ class _Tape:
     """One traced call: its ops with each argument resolved to a slot or a constant, and
     the backward plan of the graph it built, from the one engine (``tensor._plan``).
 
-    Slots number every value a replay handles: first the plan's tensors (so the plan's
-    own slot numbers index the same list), then inputs, leaves and outputs outside it.
-    Constants sit in the template from the start.
+    Slots number every value a replay handles: first the plan's tensors, in the plan's
+    order (the replay's plan is the same steps keyed by these numbers, so the execution
+    reads values and keeps gradients by slot), then inputs, leaves and outputs outside
+    it. Constants sit in the template from the start.
     """
 
     def __init__(self, entries: list, inputs: list[Tensor], loss: Tensor) -> None:
