@@ -8,6 +8,7 @@ torch, when installed, is an optional second opinion (``importorskip``).
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from collections import OrderedDict
@@ -290,6 +291,19 @@ def test_linear_forward_and_backward_against_numpy():
     nobias = nn.Linear(5, 3, bias=False)
     assert nobias.bias is None and [n for n, _ in nobias.named_parameters()] == ["weight"]
     assert nobias(np.ones((2, 5), np.float32)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [((4, 6), (3, 5)), ((), (3, 5)), ((4, 5), (5,)),
+                                               ((2, 4, 6), (3, 5)), ((4, 5), (2, 3, 5))])
+def test_linear_shape_mismatch_names_both_shapes(x_shape, w_shape):
+    x, w = np.ones(x_shape, np.float32), np.ones(w_shape, np.float32)
+    with pytest.raises(ValueError, match=re.escape(f"input of shape {x_shape} does not match "
+                                                   f"weight of shape {w_shape}")):
+        F.linear(x, w)
+    if x_shape[-1:] != (5,):  # the layer's weight is (3, 5)
+        with pytest.raises(ValueError, match=re.escape(f"input of shape {x_shape} does not "
+                                                       "match weight of shape (3, 5)")):
+            nn.Linear(5, 3)(x)
 
 
 def test_linear_gradcheck():

@@ -134,9 +134,9 @@ def test_plan_is_reverse_topological_and_iterative():
     plan = _plan([root])
     pos = {key: i for i, (_seq, key, _t, _ctx, _targets) in enumerate(plan.steps)}
     for i, (_seq, _key, _t, _ctx, targets) in enumerate(plan.steps):
-        assert all(pos[j] > i for _, j, _leaf in targets)  # every input comes later
+        assert all(pos[j] > i for _, j, *_ in targets)  # every input comes later
     assert pos[id(x)] == len(plan.steps) - 1 and plan.steps[-1][2] is x
-    grads = _execute(plan, plan.values, [(id(root), np.array(1.0))], False, False, {id(x)})
+    grads = _execute(plan, [(id(root), np.array(1.0))], False, False, {id(x)})
     np.testing.assert_array_equal(grads[id(x)], [1.0, 1.0])
 
 

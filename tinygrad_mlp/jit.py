@@ -42,12 +42,12 @@ class _Tape:
 
     Slots number every value a replay handles: first the plan's tensors, in the plan's
     order (the replay's plan is the same steps keyed by these numbers, so the execution
-    reads values and keeps gradients by slot), then inputs, leaves and outputs outside
-    it. Constants sit in the template from the start.
+    keeps gradients by slot), then inputs, leaves and outputs outside it. Constants sit
+    in the template from the start.
     """
 
     def __init__(self, entries: list, inputs: list[Tensor], loss: Tensor) -> None:
-        plan = _tensor._plan([loss]) if loss.requires_grad else _tensor._Plan([], {})
+        plan = _tensor._plan([loss]) if loss.requires_grad else _tensor._Plan([])
         plan_slot = {}
         for _seq, key, t, ctx, _ in plan.steps:
             if t._hooks or (ctx is not None and t._retains_grad):
@@ -58,9 +58,9 @@ class _Tape:
         # their tensor
         self.plan = _tensor._Plan([
             (seq, plan_slot[key], t if ctx is None else None, ctx,
-             tuple([(k, plan_slot[j], leaf) for k, j, leaf in targets]))
+             tuple([(k, plan_slot[j], *rest) for k, j, *rest in targets]))
             for seq, key, t, ctx, targets in plan.steps
-        ], None)
+        ])
 
         def slot_for(t: Any) -> int:
             if id(t) in plan_slot:
@@ -138,8 +138,7 @@ class _Tape:
             y = forward(ctx, *args, **kwargs)
             slots[out] = y if type(y) is np.ndarray else np.asarray(y)
         if self.seeds:  # the one engine's execution, on the cached plan
-            _tensor._execute(self.plan, slots, self.seeds, retain_graph=True,
-                             create_graph=False)
+            _tensor._execute(self.plan, self.seeds, retain_graph=True, create_graph=False)
             for ctx in self.saving:  # release what the rules read (the next call refills it)
                 ctx.saved = None
         return slots[self.loss_slot]

@@ -1256,22 +1256,21 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
     return Tensor(g) if create_graph and not isinstance(g, Tensor) else g
 
 
-def _conform(g: Any, data: Any, fn: type, create_graph: bool) -> Any:
+def _conform(g: Any, shape: tuple, dtype: Any, fn: type, create_graph: bool) -> Any:
     """An op's returned gradient made to match its input: an array (or, under
     create_graph, a Tensor) of the input's shape (broadcasting undone) and dtype."""
     if type(g) is _Parts:  # for an op with several outputs: conformed output by output
         return g
     if not isinstance(g, (np.ndarray, Tensor)):
-        g = np.asarray(g, dtype=data.dtype)
-    if tuple(g.shape) != data.shape:
-        g = _unbroadcast(g, data.shape, fn)
+        g = np.asarray(g, dtype=dtype)
+    if tuple(g.shape) != shape:
+        g = _unbroadcast(g, shape, fn)
     if not create_graph:
         if isinstance(g, Tensor):
             g = g.data
-        return g if g.dtype == data.dtype else g.astype(data.dtype)
-    if g.dtype != data.dtype:  # a float32 input gets a float32 gradient
-        g = _ops.Cast.apply(g if isinstance(g, Tensor) else Tensor._make(g, None),
-                            dtype=data.dtype)
+        return g if g.dtype == dtype else g.astype(dtype)
+    if g.dtype != dtype:  # a float32 input gets a float32 gradient
+        g = _ops.Cast.apply(g if isinstance(g, Tensor) else Tensor._make(g, None), dtype=dtype)
     return g
 
 
@@ -1343,14 +1342,14 @@ class _Plan:
     behind the roots: its creation number, its key in the execution's table of gradients
     (``id(tensor)``; a ``tg.jit`` replay numbers its values instead), the tensor (None
     where a replay has none), the op that made it (None for a leaf), and for each input k
-    of that op that needs a gradient, ``(k, the input's key, is the input a leaf)``.
-    ``values[key]`` is that tensor's array (its shape and dtype conform gradients).
+    of that op that needs a gradient, ``(k, key, leaf, shape, dtype)``: the input's key,
+    whether it is a leaf, and the shape and dtype its gradient must have.
     """
 
-    __slots__ = ("steps", "values")
+    __slots__ = ("steps",)
 
-    def __init__(self, steps: list, values: Any) -> None:
-        self.steps, self.values = steps, values
+    def __init__(self, steps: list) -> None:
+        self.steps = steps
 
 
 def _plan(roots: Sequence[Tensor]) -> _Plan:
@@ -1360,11 +1359,11 @@ def _plan(roots: Sequence[Tensor]) -> _Plan:
     The search is an explicit stack, never recursion. Inputs changed in place after an op
     read them are resolved here (see :func:`_input_as_read`), before any rule runs.
     """
-    values: dict[int, Any] = {}  # id(tensor) -> its array, for every tensor found
+    seen: set[int] = set()
     stack = []
     for r in roots:
-        if id(r) not in values:
-            values[id(r)] = r.data
+        if id(r) not in seen:
+            seen.add(id(r))
             stack.append(r)
     steps = []
     while stack:
@@ -1383,14 +1382,15 @@ def _plan(roots: Sequence[Tensor]) -> _Plan:
                 vc = p._vc
                 if vc is not None and vc[0] != (0 if versions is None else versions[k]):
                     p = _input_as_read(ctx, k, p)  # changed in place since the op read it
-                targets.append((k, id(p), p._ctx is None))
-                if id(p) not in values:
-                    values[id(p)] = p.data
+                d = p.data
+                targets.append((k, id(p), p._ctx is None, d.shape, d.dtype))
+                if id(p) not in seen:
+                    seen.add(id(p))
                     stack.append(p)
             k += 1
         steps.append((t._seq, id(t), t, ctx, tuple(targets)))
     steps.sort(reverse=True)  # by creation number (unique keys break any tie)
-    return _Plan(steps, values)
+    return _Plan(steps)
 
 
 _FREED = (
@@ -1441,7 +1441,6 @@ def _modified_error(ctx: Any, what: str, was: int, now: int) -> RuntimeError:
 
 def _execute(
     plan: _Plan,
-    values: Any,
     seeds: Sequence[tuple[Any, Any]],
     retain_graph: bool,
     create_graph: bool,
@@ -1450,10 +1449,10 @@ def _execute(
     """Run the backward rules in the plan's order: the one execution every backward uses
     (``Tensor.backward``, ``tg.grad`` and the ``tg.jit`` replay).
 
-    ``values[key]`` is a tensor's array (for shape and dtype); ``seeds`` are ``(key, grad)``.
-    Each tensor's gradient is complete when its turn comes (every op that used it came
-    first): see :func:`_arrive`. Leaves (and ``retain_grad`` tensors) accumulate it into
-    ``.grad``, or, for ``tg.grad``, those whose keys are in ``wanted`` are returned.
+    ``seeds`` are ``(key, grad)`` for the roots. Each tensor's gradient is complete when
+    its turn comes (every op that used it came first): see :func:`_arrive`. Leaves (and
+    ``retain_grad`` tensors) accumulate it into ``.grad``, or, for ``tg.grad``, those whose
+    keys are in ``wanted`` are returned.
     """
     grads: dict[Any, Any] = {}  # key -> gradient so far
     for j, g in seeds:
@@ -1494,15 +1493,14 @@ def _execute(
                 )
             if tracer is not None:
                 _report(tracer, t, ctx.fn.__name__, g, in_grads)
-            for k, j, leaf in targets:
+            for k, j, leaf, shape, dtype in targets:
                 pg = in_grads[k]
                 if pg is None:
                     continue
-                data = values[j]
-                if type(pg) is not np.ndarray or pg.shape != data.shape or (
-                    pg.dtype is not data.dtype and pg.dtype != data.dtype
+                if type(pg) is not np.ndarray or pg.shape != shape or (
+                    pg.dtype is not dtype and pg.dtype != dtype
                 ):
-                    pg = _conform(pg, data, ctx.fn, create_graph)  # rare: reshape, cast, Tensor
+                    pg = _conform(pg, shape, dtype, ctx.fn, create_graph)  # rare: Tensor, cast
                 if anomaly:
                     _check_finite(pg, ctx, "backward", k)
                 prev = grads.get(j)
@@ -1583,7 +1581,7 @@ def _run_backward(
     plan = _plan(roots)
     seeds = [(id(r), g) for r, g in zip(roots, seeds_in, strict=True)]
     wanted = None if inputs is None else {id(t) for t in inputs}
-    found = _execute(plan, plan.values, seeds, retain_graph, create_graph, wanted)
+    found = _execute(plan, seeds, retain_graph, create_graph, wanted)
     if inputs is None:
         return None
     grads = [found.get(id(t)) for t in inputs]

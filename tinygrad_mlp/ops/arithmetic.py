@@ -211,13 +211,16 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b=None):
-        if x.shape[-1:] != w.shape[1:] or w.ndim != 2:
+        try:  # a shape mismatch is rare: let matmul find it, then name both shapes
+            y = x @ w.T if w.ndim == 2 else None
+        except ValueError:
+            y = None
+        if y is None:
             raise ValueError(
                 f"linear: input of shape {x.shape} does not match weight of shape {w.shape} "
                 f"(expected input (..., {w.shape[-1]}))"
             )
         ctx.save_for_backward(x, w)
-        y = x @ w.T
         if b is not None:
             y += b
         return y
