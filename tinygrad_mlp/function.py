@@ -40,10 +40,10 @@ class Context:
     versions: tuple[int, ...] | None = None  # inputs' versions when read (None: all 0)
     modified: tuple[int, int] | None = None  # set when a saved output is changed in place
     inplace_from: int | None = None  # for an in-place op: the version it overwrote
+    inplace_old: int = 0  # ... and which of its inputs holds that version's value
     multi: tuple | None = None  # for an op with several outputs: their (shape, dtype)s
     materialize_grads = True  # unused outputs get zero gradients (else None)
     non_differentiable: tuple = ()  # ids of outputs marked non-differentiable
-    view_of: list | None = None  # the output is a view of an input: its version counter
     _by_array: dict | None = None  # id(array) -> input Tensor, when inputs shared an array
 
     def __init__(self, fn: type[Function]) -> None:
@@ -166,6 +166,11 @@ class Function:
                     else:
                         mixed = True
                 if a._vc is not None:  # changed in place before: remember what we read
+                    if a._view is not None and a._vc[0] != a._view.version and (
+                        a._ctx is not None or _STATE.forward_ad  # its base changed since
+                    ):
+                        return cls.apply(*[_tensor._current_view(b) if isinstance(b, Tensor)
+                                           else b for b in args], **kwargs)
                     if versions is None:
                         versions = [0] * len(args)
                     versions[len(arrays)] = a._vc[0]
@@ -196,7 +201,7 @@ class Function:
                 record = False
         result = Tensor._make(out, ctx if record else None)
         if type(out) is np.ndarray and out.base is not None:  # a view: share the version
-            _share_version(ctx, args, arrays, out, result)
+            _share_version(cls, args, arrays, kwargs, out, result)
         if special:
             _observe(cls, ctx, args, arrays, kwargs, out, result)
         return result
@@ -231,14 +236,16 @@ def _promote_if_mixed(values: list) -> list:
             for v in values]
 
 
-def _share_version(ctx: Context, args: tuple, arrays: list, out: np.ndarray,
-                   result: Tensor) -> None:
+def _share_version(cls: type[Function], args: tuple, arrays: list, kwargs: dict,
+                   out: np.ndarray, result: Tensor) -> None:
     """An output that is a view of an input's values (reshape, transpose, slicing) shares
-    that input's version counter, so an in-place change through either is seen by both."""
+    that input's version counter, so an in-place change through either is seen by both,
+    and remembers how it was made (``Tensor._view``), so that an in-place change through
+    the view is recorded on the viewed tensor."""
     for a, d in zip(args, arrays, strict=True):
         if isinstance(a, Tensor) and type(d) is np.ndarray and np.may_share_memory(out, d):
             result._vc = a._shared_vc()
-            ctx.view_of = a._vc
+            result._view = _tensor._View(a, cls, args, kwargs)
             return
 
 

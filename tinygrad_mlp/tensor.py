@@ -299,7 +299,7 @@ class Tensor:
 
     __slots__ = (
         "data", "grad", "requires_grad", "_ctx", "_hooks", "_retains_grad", "_seq", "_vc",
-        "_tangent", "__weakref__",
+        "_tangent", "_view", "__weakref__",
     )
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """numpy ufuncs on Tensors (``np.exp(t)``, ``ndarray + t``) run as tinygrad ops."""
@@ -322,6 +322,7 @@ class Tensor:
         self._seq = next(_CREATION_ORDER)
         self._vc: list[int] | None = None  # version counter, shared with detach()ed views
         self._tangent = None  # forward mode (tg.func.jvp): d(self) along the tangent
+        self._view: _View | None = None  # set when the values are a view of another tensor's
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -339,6 +340,7 @@ class Tensor:
         t._seq = next(_CREATION_ORDER)
         t._vc = None
         t._tangent = None
+        t._view = None
         return t
 
     # ----- basic properties -------------------------------------------------------------
@@ -496,29 +498,39 @@ class Tensor:
             raise RuntimeError("tg.jit cannot replay in-place operations (the replay would "
                                "skip them): use out-of-place ops (x = x + 1) inside a jitted "
                                "function")
-        if _STATE.grad_enabled and (
+        if (_STATE.grad_enabled and self._view is not None and not self._view.grad_mode
+                and self._view.root().requires_grad):
+            raise RuntimeError(
+                f"in-place operation on a view (shape {self.shape}) made under no_grad of a "
+                "tensor that requires grad, while recording: the change could not be followed "
+                "(as torch). Make the view while recording, or clone() it"
+            )
+        recording = _STATE.grad_enabled and (
             self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
-        ):
-            if self._ctx is None and self.requires_grad:
+        )
+        if recording or (_STATE.forward_ad and (  # inside tg.func.jvp: tangents change too
+            self._tangent is not None
+            or any(isinstance(a, Tensor) and a._tangent is not None for a in args)
+        )):
+            if recording and self._ctx is None and self.requires_grad:
                 raise RuntimeError(
                     f"a leaf Tensor that requires grad (shape {self.shape}) is being used in an "
                     "in-place operation: change it inside `with tg.no_grad():` (as optimizers "
                     "do), or use an out-of-place op"
                 )
-            if self._ctx is not None and self._ctx.view_of is not None:
-                raise RuntimeError(
-                    f"in-place operation on the result of {self._ctx.fn.__name__}, a view of "
-                    "another tensor's values, while recording the graph: the other tensor's "
-                    "history would not see the change. clone() the view first"
-                )
+            if self._view is not None:  # the change is the viewed tensor's: record it there
+                return self._inplace_through_view(op, *args)
             old = Tensor._make(self.data.copy(), self._ctx)
-            old.requires_grad, old._seq = self.requires_grad, self._seq
+            old.requires_grad, old._seq, old._tangent = self.requires_grad, self._seq, self._tangent
             result = op(old, *args)
             before = self._version
             self._write(result.data)
             ctx = result._ctx
-            ctx.inplace_from = before
-            self._ctx, self._seq, self.requires_grad = ctx, result._seq, True
+            if ctx is not None:
+                ctx.inplace_from = before
+                ctx.inplace_old = next((k for k, p in enumerate(ctx.parents) if p is old), 0)
+                self._ctx, self._seq, self.requires_grad = ctx, result._seq, True
+            self._tangent = result._tangent
             return self
         if ufunc is not None:
             values = [a.data if isinstance(a, Tensor) else a for a in args]
@@ -538,6 +550,31 @@ class Tensor:
         finally:
             _STATE.grad_enabled = prev
         self._write(result.data)
+        return self
+
+    def _inplace_through_view(self, op: Callable[..., Tensor], *args: Any) -> Tensor:
+        """An in-place op on a view, recorded as PyTorch does: the new values of the view
+        are computed out of place, then written into the viewed tensor (the base) by an
+        in-place copy of ``WriteView(base, new values)``, so the base's history records the
+        change. This view (and any other view of the base) follows the base's new history
+        the next time an op reads it (see :func:`_current_view`)."""
+        view = self._view
+        root = view.root()
+        if root._ctx is None and root.requires_grad and _STATE.grad_enabled:
+            raise RuntimeError(
+                f"a view of a leaf Tensor that requires grad (shape {root.shape}) is being used "
+                "in an in-place operation: change it inside `with tg.no_grad():`, or clone() "
+                "the view first"
+            )
+        self._check_writeable()
+        now = self if self._ctx is not None else view.of(view.base)  # unrecorded: as it is
+        new = op(now.clone(), *args)  # a copy: the base's write must not touch what op saved
+        if new.shape != self.shape:
+            raise ValueError(f"in-place operation: the result has shape {new.shape}, which "
+                             f"does not fit the view's shape {self.shape}")
+        base = view.base
+        base.copy_(_ops.WriteView.apply(base, new, view=view))
+        self.requires_grad = base.requires_grad
         return self
 
     def _write(self, value: np.ndarray) -> None:
@@ -1289,6 +1326,47 @@ def _accumulate(t: Tensor, g: Any, shared: bool) -> None:
         t.grad.data += g
 
 
+class _View:
+    """How a tensor's values are a view of another tensor's (its base): the op that made
+    the view and its arguments, so the same view can be made again, of the base's current
+    values or of any array of the base's shape; the base's version at the time, and
+    whether grad mode was on."""
+
+    __slots__ = ("base", "fn", "args", "kwargs", "version", "grad_mode")
+
+    def __init__(self, base: Tensor, fn: Any, args: tuple, kwargs: dict) -> None:
+        self.base, self.fn, self.args, self.kwargs = base, fn, args, kwargs
+        self.version, self.grad_mode = base._vc[0], _STATE.grad_enabled
+
+    def root(self) -> Tensor:
+        """The tensor at the end of the chain of views: the one that owns the values."""
+        t = self.base
+        while t._view is not None:
+            t = t._view.base
+        return t
+
+    def of(self, x: Any) -> Any:
+        """The same view of ``x`` (an array, or a Tensor: then a recorded op)."""
+        args = [x if a is self.base else a for a in self.args]
+        if isinstance(x, Tensor):
+            return self.fn.apply(*args, **self.kwargs)
+        from tinygrad_mlp.function import Context
+
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        return self.fn.forward(Context(self.fn), *arrays, **self.kwargs)
+
+
+def _current_view(t: Tensor) -> Tensor:
+    """``t``, or, for a recorded view (or any view inside ``tg.func.jvp``) whose base was
+    changed in place since the view was made, the same view made again of the base as it
+    is now (values, history, tangent): what an op reading ``t`` now reads (PyTorch
+    regenerates such a view's grad_fn)."""
+    view = t._view
+    if view is None or t._vc[0] == view.version or (t._ctx is None and not _STATE.forward_ad):
+        return t
+    return view.of(view.base)
+
+
 class _Freed(Tensor):
     """What a released graph keeps of an intermediate tensor: its place in the graph (op,
     creation number, shape, dtype), not its values, so the tensor itself can be freed.
@@ -1300,6 +1378,7 @@ class _Freed(Tensor):
     _retains_grad = False
     _vc = None
     _tangent = None
+    _view = None
 
     @property
     def data(self) -> np.ndarray:  # type: ignore[override]
@@ -1419,7 +1498,7 @@ def _input_as_read(ctx: Any, k: int, p: Tensor) -> Tensor:
     if _saved_overlaps(ctx, p):
         raise _modified_error(ctx, f"its input {k} (shape {tuple(p.shape)})", read, now)
     while p._ctx is not None and p._ctx.inplace_from is not None and p._ctx.inplace_from >= read:
-        p = p._ctx.parents[0]
+        p = p._ctx.parents[p._ctx.inplace_old]  # the value the in-place op overwrote
     return p
 
 
@@ -1569,6 +1648,7 @@ def _run_backward(
     """Plan the walk from ``roots``, then execute it: gradients of ``inputs`` if given
     (``tg.grad``), else accumulated into ``.grad`` of leaves (``backward``)."""
     seeds_in = []
+    roots = [_current_view(r) for r in roots]
     for r, g in zip(roots, grads, strict=True):
         if not r.requires_grad:
             raise RuntimeError(

@@ -109,6 +109,7 @@ from tinygrad_mlp.ops.shape import (  # noqa: F401  (re-exported)
     SetItem,
     Stack,
     Transpose,
+    WriteView,
     _is_advanced,  # noqa: F401
 )
 from tinygrad_mlp.tensor import Tensor, _to_array

@@ -269,3 +269,45 @@ class SetItem(Function):
         y = np.array(tx, copy=True)
         y[ctx.index] = tv
         return y
+
+
+class WriteView(Function):
+    """y = x with the part that ``view`` (a :class:`~tinygrad_mlp.tensor._View`) sees
+    replaced by v: what an in-place change through a view does to the viewed tensor
+    (PyTorch's CopySlices);  dx = g with that part zeroed, dv = that part of g."""
+
+    promote_int = False
+
+    @staticmethod
+    def forward(ctx, x, v, view):
+        ctx.view = view
+        y = np.array(x, copy=True)
+        np.copyto(view.of(y), v, casting="same_kind")
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        need_x, need_v = ctx.needs_input_grad
+        gx = None
+        if need_x:
+            if isinstance(g, Tensor):  # create_graph: a mask keeps the rule differentiable
+                keep = np.ones(g.shape, g.dtype)
+                ctx.view.of(keep)[...] = 0
+                gx = g * keep
+            else:
+                gx = g.copy()
+                ctx.view.of(gx)[...] = 0
+        return gx, (ctx.view.of(g) if need_v else None)
+
+    @staticmethod
+    def jvp(ctx, tx, tv):
+        """Forward mode: dy = tx with the viewed part replaced by tv."""
+        x, v = ctx.primals
+        tx = np.zeros_like(x) if tx is None else tx
+        tv = np.zeros(np.shape(v), dtype=x.dtype) if tv is None else tv
+        if isinstance(tx, Tensor) or isinstance(tv, Tensor):
+            tx = tx if isinstance(tx, Tensor) else Tensor._make(tx, None)
+            return WriteView.apply(tx, tv, view=ctx.view)
+        y = np.array(tx, copy=True)
+        ctx.view.of(y)[...] = tv
+        return y

@@ -1,0 +1,203 @@
+"""In-place changes and views, against PyTorch as the oracle.
+
+A change can reach a tensor's values three ways (through the tensor, through a view of it,
+through another view) and can be read afterwards four ways (by an op recorded before the
+change, through the tensor, through a view made before the change, through the view that
+made it). For every view kind and in-place op, tinygrad_mlp must give PyTorch's gradients,
+or refuse where PyTorch refuses. The class of bug this guards: a view made before its base
+changed kept differentiating as if it had not (a silently wrong gradient), and the walk
+back to the value an in-place op overwrote took the op's first input (for ``copy_`` and
+``fill_``, the new value).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_mlp as tg
+
+torch = pytest.importorskip("torch")
+
+VIEWS = {  # a view of a (2, 3) tensor, spelled the same in both libraries
+    "slice": lambda y: y[:, 1:],
+    "row": lambda y: y[1],
+    "reshape": lambda y: y.reshape(3, 2),
+    "T": lambda y: y.T,
+    "unsqueeze": lambda y: y.unsqueeze(0),
+    "view of a view": lambda y: y[:, 1:][0],
+}
+
+CHANGES = {  # an in-place change of v, with w (v's shape, requires grad)
+    "mul_": lambda v, w: v.mul_(2.0),
+    "add_": lambda v, w: v.add_(w),
+    "iadd": lambda v, w: v.__iadd__(w * w),
+    "div_": lambda v, w: v.div_(w * w + 3.0),
+    "copy_": lambda v, w: v.copy_(w * 3.0),
+    "fill_": lambda v, w: v.fill_(0.25),
+    "zero_": lambda v, w: v.zero_(),
+    "clamp_": lambda v, w: v.clamp_(-1.0, 1.0),
+    "setitem": lambda v, w: v.__setitem__(..., w.sin()),
+}
+
+ROUTES = ("through the view", "through the base", "through another view")
+
+
+def _scenario(x, w, w_base, view: str, change: str, route: str):
+    """Change x·1.5 in place by ``route``, then read it every way: a weighted sum of
+    squares of the reads (the same code runs on tinygrad_mlp and torch tensors)."""
+    y = x * 1.5
+    v = VIEWS[view](y)
+    u = y[0]  # another view, made before the change (overlaps every view but "row")
+    before = y * 3.0  # recorded before the change; saves no array
+    if route == "through the view":
+        CHANGES[change](v, w)
+    elif route == "through the base":
+        CHANGES[change](y, w_base)
+    else:
+        CHANGES[change](u, w.reshape(-1)[:1])  # broadcast over the row
+    reads = [before, y, v, u, VIEWS[view](y)]
+    return sum(((r * r).sum() * (k + 1) for k, r in enumerate(reads)), 0.0 * x.sum())
+
+
+def _inputs(new, view: str):
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(-2, 2, (2, 3))
+    v_shape = tuple(VIEWS[view](tg.tensor(x0)).shape)
+    return new(x0), new(rng.uniform(-2, 2, v_shape)), new(rng.uniform(-2, 2, (2, 3)))
+
+
+def _run(lib: str, view: str, change: str, route: str):
+    """Gradients of x and w (or the error's type) after the scenario, in ``lib``."""
+    if lib == "tg":
+        new = lambda a: tg.tensor(a, requires_grad=True)  # noqa: E731
+    else:
+        new = lambda a: torch.tensor(a, dtype=torch.float64, requires_grad=True)  # noqa: E731
+    x, w, w_base = _inputs(new, view)
+    try:
+        _scenario(x, w, w_base, view, change, route).backward()
+    except RuntimeError as e:
+        return type(e).__name__
+    grads = []
+    for t in (x, w, w_base):
+        g = t.grad
+        grads.append(None if g is None else (g.numpy() if lib == "tg" else g.detach().numpy()))
+    return grads
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("change", sorted(CHANGES))
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_views_and_in_place_changes_match_torch(view, change, route):
+    mine = _run("tg", view, change, route)
+    ref = _run("torch", view, change, route)
+    if isinstance(ref, str) or isinstance(mine, str):
+        assert mine == ref, (mine, ref)
+        return
+    for a, b in zip(mine, ref, strict=True):
+        if b is None:
+            assert a is None or not np.any(a)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("change", sorted(CHANGES))
+@pytest.mark.parametrize("view", ["slice", "T", "view of a view"])
+def test_views_and_in_place_changes_in_forward_mode(view, change, route):
+    """tg.func.jvp through the same scenarios agrees with finite differences: tangents
+    follow in-place changes and views as gradients do."""
+    x, w, w_base = _inputs(lambda a: tg.tensor(a, requires_grad=True), view)
+    f = lambda x, w, w_base: _scenario(x, w, w_base, view, change, route)  # noqa: E731
+    assert tg.gradcheck(f, [x, w, w_base], check_forward_ad=True)
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_an_op_recorded_before_an_in_place_change_differentiates_the_old_value(change):
+    """For every in-place op (copy_ and fill_ included), a reader recorded before the
+    change gets the gradient of the value it read."""
+    def run(new):
+        x = new(np.array([0.5, -1.0, 2.0]))
+        w = new(np.array([1.5, 0.25, -0.75]))
+        y = x * 2.0
+        z = y * 3.0  # saves no array: the change is allowed, and z used the old y
+        CHANGES[change](y, w)
+        (z.sum() + (y * y).sum()).backward()
+        return x.grad, w.grad
+
+    mine = run(lambda a: tg.tensor(a, requires_grad=True))
+    ref = run(lambda a: torch.tensor(a, requires_grad=True))
+    for a, b in zip(mine, ref, strict=True):
+        if b is None:
+            assert a is None or not np.any(a.numpy())
+        else:
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+
+
+def test_backward_from_a_view_whose_base_changed_follows_the_base():
+    def run(new):
+        x = new(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        y = x * 1.0
+        v = y[1]
+        y.mul_(x)  # v now reads x·x
+        v.sum().backward()
+        return x.grad
+
+    mine = run(lambda a: tg.tensor(a, requires_grad=True))
+    ref = run(lambda a: torch.tensor(a, requires_grad=True))
+    np.testing.assert_allclose(mine.numpy(), ref.numpy(), rtol=1e-12)
+
+
+def test_in_place_through_a_view_of_a_leaf_that_requires_grad_is_refused():
+    x = tg.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match="a view of a leaf Tensor that requires grad"):
+        x[0].mul_(2.0)
+    with tg.no_grad():
+        x[0].mul_(2.0)  # as torch: allowed where nothing is recorded
+    np.testing.assert_array_equal(x.data[0], [2.0, 2.0, 2.0])
+
+
+def test_a_view_made_without_recording_cannot_be_changed_while_recording():
+    x = tg.tensor(np.ones(3), requires_grad=True)
+    y = x * 2.0
+    with tg.no_grad():
+        v = y[1:]
+    with pytest.raises(RuntimeError, match="made under no_grad"):
+        v.add_(1.0)
+    xt = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    yt = xt * 2.0
+    with torch.no_grad():
+        vt = yt[1:]
+    with pytest.raises(RuntimeError):
+        vt.add_(1.0)
+
+
+def test_building_a_tensor_through_views_of_a_constant():
+    """zeros, then in-place additions through views: the constant becomes part of the
+    graph (it requires grad afterwards), as in torch."""
+    w = tg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    out = tg.zeros(4, dtype=np.float64)
+    out[1:3].add_(w * w)
+    out[:2].mul_(w)
+    assert out.requires_grad
+    (out * np.arange(1.0, 5.0)).sum().backward()
+    wt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    outt = torch.zeros(4, dtype=torch.float64)
+    outt[1:3].add_(wt * wt)
+    outt[:2].mul_(wt)
+    (outt * torch.arange(1.0, 5.0, dtype=torch.float64)).sum().backward()
+    np.testing.assert_allclose(out.data, outt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-12)
+
+
+def test_in_place_through_a_view_passes_gradcheck():
+    def f(x, w):
+        y = x * 1.5
+        y[:, 1:].mul_(w)
+        y.T[0].add_(w[0] * w[1])
+        return (y * y).sum(axis=0)
+
+    rng = np.random.default_rng(3)
+    x = tg.tensor(rng.uniform(-1, 1, (2, 3)), requires_grad=True)
+    w = tg.tensor(rng.uniform(-1, 1, (2, 2)), requires_grad=True)
+    assert tg.gradcheck(f, [x, w])
