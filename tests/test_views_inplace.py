@@ -26,6 +26,7 @@ VIEWS = {  # a view of a (2, 3) tensor, spelled the same in both libraries
     "T": lambda y: y.T,
     "unsqueeze": lambda y: y.unsqueeze(0),
     "view of a view": lambda y: y[:, 1:][0],
+    "element": lambda y: y[1, 2],
 }
 
 CHANGES = {  # an in-place change of v, with w (v's shape, requires grad)

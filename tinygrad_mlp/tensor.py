@@ -636,6 +636,15 @@ class Tensor:
 
     clip_ = clamp_
 
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph, in place: it becomes a leaf that does not
+        require grad (as torch's ``detach_``); returns self."""
+        if self._view is not None and self._ctx is not None:
+            raise RuntimeError("detach_() on a view of another tensor: use detach() instead "
+                               "(as torch: the view's base would still hold its history)")
+        self._ctx, self.requires_grad = None, False
+        return self
+
     def fill_(self, value: Any) -> Tensor:
         """Set every element to ``value`` (a number or a one-element Tensor); returns self.
         Recorded, the old values get a zero gradient and a Tensor ``value`` gets the sum."""
@@ -1324,6 +1333,29 @@ def _accumulate(t: Tensor, g: Any, shared: bool) -> None:
         t.grad = Tensor._make(t.grad.data + g, None)
     else:
         t.grad.data += g
+
+
+def _inplace_method(name: str) -> Callable[..., Tensor]:
+    """``t.<name>_(...)``: ``t.<name>(...)`` written into ``t``, recorded as any in-place op
+    (see ``Tensor._inplace``), as PyTorch's in-place methods."""
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return self._inplace(None, lambda t, *a: getattr(t, name)(*a, **kwargs), *args)
+
+    method.__name__ = method.__qualname__ = f"{name}_"
+    method.__doc__ = f"``self.{name}(...)`` written into this tensor, in place; returns self."
+    return method
+
+
+#: PyTorch's in-place spellings of elementwise and same-shape methods (``x.exp_()``, ...)
+_INPLACE_NAMES = (
+    "abs", "ceil", "cos", "cumprod", "cumsum", "exp", "exp2", "expm1", "floor", "index_add",
+    "log", "log1p", "log2", "masked_fill", "neg", "pow", "reciprocal", "relu", "round",
+    "rsqrt", "scatter_add", "sigmoid", "sign", "sin", "sqrt", "square", "tan", "tanh", "tril",
+    "triu", "trunc",
+)
+for _name in _INPLACE_NAMES:
+    setattr(Tensor, f"{_name}_", _inplace_method(_name))
 
 
 class _View:

@@ -58,21 +58,25 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
+    "celu_",
     "conv2d",
     "cosine_similarity",
     "cross_entropy",
     "cross_entropy_simple",
     "dropout",
     "elu",
+    "elu_",
     "gelu",
     "hardsigmoid",
     "hardswish",
     "hardtanh",
+    "hardtanh_",
     "huber_loss",
     "kl_div",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
+    "leaky_relu_",
     "linear",
     "log_softmax",
     "logsigmoid",
@@ -83,8 +87,10 @@ __all__ = [
     "one_hot",
     "quadratic_loss",
     "relu",
+    "relu_",
     "relu6",
     "selu",
+    "selu_",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
@@ -114,14 +120,24 @@ def sigmoid(x: Any) -> Tensor:
     return _ops.Sigmoid.apply(_ops.tensor(x))
 
 
-def relu(x: Any) -> Tensor:
-    """max(x, 0), elementwise.
+def relu(x: Any, inplace: bool = False) -> Tensor:
+    """max(x, 0), elementwise (``inplace=True``: into ``x``, which is returned, as torch).
 
     >>> import tinygrad_mlp.nn.functional as F
     >>> F.relu([-1.0, 2.0]).data
     array([0., 2.], dtype=float32)
     """
+    if inplace:
+        return _in_place(x, relu)
     return _ops.ReLU.apply(_ops.tensor(x))
+
+
+def _in_place(x: Any, fn: Any, *options: Any) -> Tensor:
+    """``fn(x, *options)`` written into the Tensor ``x``, which is returned: what torch's
+    ``inplace=True`` does. Recorded in the graph as any in-place op (``Tensor._inplace``)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"inplace=True changes a Tensor; got {type(x).__name__}")
+    return x._inplace(None, lambda t: fn(t, *options))
 
 
 def tanh(x: Any) -> Tensor:
@@ -168,7 +184,8 @@ def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def dropout(
-    x: Any, p: float = 0.5, training: bool = True, generator: np.random.Generator | None = None
+    x: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
+    generator: np.random.Generator | None = None,
 ) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1−p) (training only).
 
@@ -183,6 +200,8 @@ def dropout(
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if inplace and training and p > 0.0:
+        return _in_place(x, dropout, p, True, False, generator)
     x = _ops.tensor(x)
     if not training or p == 0.0:
         return x
@@ -1046,12 +1065,12 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, ``negative_slope``·x otherwise (the gradient at 0 is the slope, as torch).
 
-    ``inplace`` is accepted for PyTorch compatibility; the result is always a new Tensor.
-
     >>> import tinygrad_mlp.nn.functional as F
     >>> F.leaky_relu([-2.0, 3.0], 0.1).data
     array([-0.2,  3. ], dtype=float32)
     """
+    if inplace:
+        return _in_place(input, leaky_relu, negative_slope)
     x = _ops.tensor(input)
     return _where(x.data > 0, x, x * negative_slope)
 
@@ -1063,6 +1082,8 @@ def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     >>> F.elu([-1e4, 0.0, 2.0]).data
     array([-1.,  0.,  2.], dtype=float32)
     """
+    if inplace:
+        return _in_place(input, elu, alpha)
     return ELU.apply(_ops.tensor(input), alpha=alpha)
 
 
@@ -1073,6 +1094,8 @@ def selu(input: Any, inplace: bool = False) -> Tensor:
     >>> F.selu([1.0]).data
     array([1.050701], dtype=float32)
     """
+    if inplace:
+        return _in_place(input, selu)
     return ELU.apply(_ops.tensor(input), alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
@@ -1085,6 +1108,8 @@ def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (the input is divided by it)")
+    if inplace:
+        return _in_place(input, celu, alpha)
     return ELU.apply(_ops.tensor(input), alpha=alpha, input_scale=1.0 / alpha)
 
 
@@ -1114,6 +1139,8 @@ def silu(input: Any, inplace: bool = False) -> Tensor:
     >>> F.silu([0.0, -1e4]).data
     array([ 0., -0.], dtype=float32)
     """
+    if inplace:
+        return _in_place(input, silu)
     x = _ops.tensor(input)
     return x * x.sigmoid()
 
@@ -1150,6 +1177,8 @@ def hardtanh(
     """
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    if inplace:
+        return _in_place(input, hardtanh, min_val, max_val)
     return Hardtanh.apply(_ops.tensor(input), lo=min_val, hi=max_val)
 
 
@@ -1160,6 +1189,8 @@ def relu6(input: Any, inplace: bool = False) -> Tensor:
     >>> F.relu6([-1.0, 3.0, 9.0]).data
     array([0., 3., 6.], dtype=float32)
     """
+    if inplace:
+        return _in_place(input, relu6)
     return Hardtanh.apply(_ops.tensor(input), lo=0.0, hi=6.0)
 
 
@@ -1170,6 +1201,8 @@ def hardsigmoid(input: Any, inplace: bool = False) -> Tensor:
     >>> F.hardsigmoid([-4.0, 0.0, 4.0]).data
     array([0. , 0.5, 1. ], dtype=float32)
     """
+    if inplace:
+        return _in_place(input, hardsigmoid)
     return Hardtanh.apply(_ops.tensor(input) + 3, lo=0.0, hi=6.0) / 6
 
 
@@ -1180,6 +1213,8 @@ def hardswish(input: Any, inplace: bool = False) -> Tensor:
     >>> F.hardswish([-4.0, 1.0, 4.0]).data.round(4)
     array([-0.    ,  0.6667,  4.    ], dtype=float32)
     """
+    if inplace:
+        return _in_place(input, hardswish)
     return Hardswish.apply(_ops.tensor(input))
 
 
@@ -1190,8 +1225,40 @@ def mish(input: Any, inplace: bool = False) -> Tensor:
     >>> F.mish([0.0, 1e4]).data
     array([    0., 10000.], dtype=float32)
     """
+    if inplace:
+        return _in_place(input, mish)
     x = _ops.tensor(input)
     return x * Softplus.apply(x).tanh()
+
+
+def relu_(input: Tensor) -> Tensor:
+    """``relu(input, inplace=True)``, as ``torch.nn.functional.relu_``."""
+    return relu(input, inplace=True)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``leaky_relu(input, negative_slope, inplace=True)``."""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """``elu(input, alpha, inplace=True)``."""
+    return elu(input, alpha, inplace=True)
+
+
+def selu_(input: Tensor) -> Tensor:
+    """``selu(input, inplace=True)``."""
+    return selu(input, inplace=True)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """``celu(input, alpha, inplace=True)``."""
+    return celu(input, alpha, inplace=True)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """``hardtanh(input, min_val, max_val, inplace=True)``."""
+    return hardtanh(input, min_val, max_val, inplace=True)
 
 
 def logsigmoid(input: Any) -> Tensor:

@@ -149,15 +149,22 @@ class Sigmoid(Module):
 
 
 class ReLU(Module):
-    """Elementwise max(x, 0).
+    """Elementwise max(x, 0); with ``inplace=True`` written into the input (as torch).
 
     >>> from tinygrad_mlp import nn
     >>> nn.ReLU()([-1.0, 1.0]).data
     array([0., 1.], dtype=float32)
     """
 
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
     def forward(self, x: Any) -> Tensor:
-        return F.relu(x)
+        return F.relu(x, inplace=self.inplace)
 
 
 class Tanh(Module):
@@ -251,18 +258,20 @@ class Dropout(Module):
     array([1., 1., 1.], dtype=float32)
     """
 
-    def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False,
+                 generator: np.random.Generator | None = None) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = float(p)
+        self.inplace = bool(inplace)
         self.generator = generator
 
     def forward(self, x: Any) -> Tensor:
-        return F.dropout(x, self.p, self.training, self.generator)
+        return F.dropout(x, self.p, self.training, self.inplace, generator=self.generator)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}" + (", inplace=True" if self.inplace else "")
 
 
 # ----- more activations (each a Module around its function in nn.functional) ----------------
@@ -270,14 +279,16 @@ class Dropout(Module):
 
 class _Activation(Module):
     """An elementwise activation: ``forward`` calls ``F.<function>`` with the options kept
-    on the module. ``inplace`` is accepted for PyTorch compatibility (results are new
-    Tensors)."""
+    on the module; where torch has ``inplace=True``, the result is written into the input,
+    which is returned."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = bool(inplace)
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self._options().items())
+        options = {**self._options(), **({"inplace": True} if self.inplace else {})}
+        return ", ".join(f"{k}={v}" for k, v in options.items())
 
     def _options(self) -> dict[str, Any]:
         return {}
@@ -292,14 +303,14 @@ class LeakyReLU(_Activation):
     """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
-        super().__init__()
+        super().__init__(inplace)
         self.negative_slope = negative_slope
 
     def _options(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}
 
     def forward(self, x: Any) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
 
 class ELU(_Activation):
@@ -311,14 +322,14 @@ class ELU(_Activation):
     """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
+        super().__init__(inplace)
         self.alpha = alpha
 
     def _options(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
 
     def forward(self, x: Any) -> Tensor:
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
 
 class CELU(_Activation):
@@ -330,14 +341,14 @@ class CELU(_Activation):
     """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
+        super().__init__(inplace)
         self.alpha = alpha
 
     def _options(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
 
     def forward(self, x: Any) -> Tensor:
-        return F.celu(x, self.alpha)
+        return F.celu(x, self.alpha, self.inplace)
 
 
 class SELU(_Activation):
@@ -349,7 +360,7 @@ class SELU(_Activation):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return F.selu(x)
+        return F.selu(x, self.inplace)
 
 
 class GELU(_Activation):
@@ -382,7 +393,7 @@ class SiLU(_Activation):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return F.silu(x)
+        return F.silu(x, self.inplace)
 
 
 class Mish(_Activation):
@@ -394,7 +405,7 @@ class Mish(_Activation):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return F.mish(x)
+        return F.mish(x, self.inplace)
 
 
 class Hardswish(_Activation):
@@ -406,7 +417,7 @@ class Hardswish(_Activation):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return F.hardswish(x)
+        return F.hardswish(x, self.inplace)
 
 
 class Hardsigmoid(_Activation):
@@ -418,7 +429,7 @@ class Hardsigmoid(_Activation):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return F.hardsigmoid(x)
+        return F.hardsigmoid(x, self.inplace)
 
 
 class ReLU6(_Activation):
@@ -430,7 +441,7 @@ class ReLU6(_Activation):
     """
 
     def forward(self, x: Any) -> Tensor:
-        return F.relu6(x)
+        return F.relu6(x, self.inplace)
 
 
 class Softplus(_Activation):
@@ -461,6 +472,9 @@ class Softsign(_Activation):
     array([0.5], dtype=float32)
     """
 
+    def __init__(self) -> None:  # no inplace option, as torch
+        super().__init__()
+
     def forward(self, x: Any) -> Tensor:
         return F.softsign(x)
 
@@ -472,6 +486,9 @@ class LogSigmoid(_Activation):
     >>> nn.LogSigmoid()([-1e4]).data
     array([-10000.], dtype=float32)
     """
+
+    def __init__(self) -> None:  # no inplace option, as torch
+        super().__init__()
 
     def forward(self, x: Any) -> Tensor:
         return F.logsigmoid(x)
@@ -486,7 +503,7 @@ class Hardtanh(_Activation):
     """
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
+        super().__init__(inplace)
         if min_val > max_val:
             raise ValueError(f"Hardtanh: min_val {min_val} is greater than max_val {max_val}")
         self.min_val = min_val
@@ -496,7 +513,7 @@ class Hardtanh(_Activation):
         return {"min_val": self.min_val, "max_val": self.max_val}
 
     def forward(self, x: Any) -> Tensor:
-        return F.hardtanh(x, self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
 
 # ----- losses as modules --------------------------------------------------------------------

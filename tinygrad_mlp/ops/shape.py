@@ -141,7 +141,10 @@ class GetItem(Function):
     def forward(ctx, x, index):
         ctx.in_shape = x.shape
         ctx.index = index
-        return x[index]
+        out = x[index]
+        if type(out) is not np.ndarray:  # one element: a 0-d view of it (as torch), not a copy
+            out = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        return out
 
     @staticmethod
     def backward(ctx, g):
