@@ -676,3 +676,55 @@ def test_jit_inside_forward_mode_is_refused():
     with pytest.raises(tg.JitError, match="tangents"):
         tg.func.jvp(lambda _: step(np.ones((2, 3)), np.zeros((2, 2))), (w,),
                     (tg.Tensor(np.ones(w.shape, w.dtype)),))
+
+
+def test_backward_takes_torchs_gradient_and_inputs_keywords():
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        new = (lambda a: tg.tensor(a, requires_grad=True)) if lib == "tg" else (
+            lambda a: torch.tensor(a, requires_grad=True))
+        x, w = new(np.array([1.0, -2.0])), new(np.array([3.0]))
+        h = x * w
+        h.retain_grad()
+        y = h * h
+        y.backward(gradient=(tg.tensor if lib == "tg" else torch.tensor)(np.array([1.0, 0.5])),
+                   inputs=[w, h], retain_graph=True)
+        first = [None if t.grad is None else t.grad.numpy().copy() for t in (x, w, h)]
+        (tg.autograd if lib == "tg" else torch.autograd).backward(
+            [y.sum()], inputs=[x])  # accumulates into x only
+        return first, [t.grad.numpy() for t in (x, w, h)]
+
+    (first, second), (tfirst, tsecond) = run("tg"), run("torch")
+    assert first[0] is None and tfirst[0] is None  # x was not among the inputs
+    for a, b in zip(first[1:] + second, tfirst[1:] + tsecond, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    x = leaf([1.0])
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        (x * 2).sum().backward(inputs=[])
+    with pytest.raises(RuntimeError, match="input 0 does not require grad"):
+        (x * 2).sum().backward(inputs=[tg.tensor([1.0])])
+    with pytest.raises(TypeError, match="both grad and gradient"):
+        (x * 2).backward(np.ones(1), gradient=np.ones(1))
+
+
+def test_retain_grad_tensors_get_their_gradient_whatever_the_walk_is_for():
+    """As torch: a retain_grad() tensor on the path gets .grad in tg.grad and in
+    backward(inputs=...) too (once, also when it is itself one of the inputs)."""
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        new = (lambda a: tg.tensor(a, requires_grad=True)) if lib == "tg" else (
+            lambda a: torch.tensor(a, requires_grad=True))
+        x = new(np.array([1.0, -2.0]))
+        h = x * 3.0
+        h.retain_grad()
+        y = (h * h).sum()
+        (gx,) = (tg.grad if lib == "tg" else torch.autograd.grad)(y, x, retain_graph=True)
+        after_grad = h.grad.numpy().copy()
+        y.backward(inputs=[h], retain_graph=True)
+        y.backward(inputs=[x])
+        return gx.numpy(), after_grad, h.grad.numpy(), x.grad.numpy()
+
+    for a, b in zip(run("tg"), run("torch"), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

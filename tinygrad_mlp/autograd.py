@@ -13,6 +13,7 @@ from typing import Any
 from tinygrad_mlp.function import Context, Function
 from tinygrad_mlp.tensor import (
     Tensor,
+    _inputs_arg,
     _run_backward,
     detect_anomaly,
     enable_grad,
@@ -40,10 +41,11 @@ def backward(
     grad_tensors: Any = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
+    inputs: Tensor | Sequence[Tensor] | None = None,
 ) -> None:
     """Accumulate the gradients of several outputs into the leaves' ``.grad`` in one walk
     (``torch.autograd.backward``): the same as summing ``t.backward(g)`` over the pairs, but
-    each shared part of the graph is visited once.
+    each shared part of the graph is visited once. ``inputs``: as ``Tensor.backward``'s.
 
     >>> import tinygrad_mlp as tg
     >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
@@ -60,4 +62,5 @@ def backward(
         gs = list(grad_tensors)
     if len(gs) != len(outs):
         raise ValueError(f"grad_tensors has {len(gs)} entries for {len(outs)} tensors")
-    _run_backward(outs, gs, retain_graph, create_graph, inputs=None)
+    _run_backward(outs, gs, retain_graph, create_graph, inputs=_inputs_arg(inputs),
+                  accumulate=True)

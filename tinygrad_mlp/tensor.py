@@ -468,20 +468,30 @@ class Tensor:
         retain_graph: bool | None = None,
         create_graph: bool = False,
         trace: bool = False,
+        *,
+        gradient: Any = None,
+        inputs: Tensor | Sequence[Tensor] | None = None,
     ) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
-        ``grad`` (same shape as self) is the upstream gradient; it may be omitted only for
-        a single-element tensor. ``retain_graph`` keeps saved values for another backward;
-        ``create_graph`` records the backward pass itself, for higher-order gradients.
+        ``grad`` (same shape as self; ``gradient=``, torch's name, also works) is the
+        upstream gradient; it may be omitted only for a single-element tensor.
+        ``retain_graph`` keeps saved values for another backward; ``create_graph`` records
+        the backward pass itself, for higher-order gradients. ``inputs``, as in torch:
+        accumulate into these tensors' ``.grad`` only (leaves or not), no other.
         ``trace=True`` prints each node as it is visited (see ``tg.trace``).
         """
+        if gradient is not None:
+            if grad is not None:
+                raise TypeError("backward() got both grad and gradient (torch's name for it)")
+            grad = gradient
         if trace:
             from tinygrad_mlp.viz import trace as _trace
 
             with _trace():
-                return self.backward(grad, retain_graph, create_graph)
-        _run_backward([self], [grad], retain_graph, create_graph, inputs=None)
+                return self.backward(grad, retain_graph, create_graph, inputs=inputs)
+        _run_backward([self], [grad], retain_graph, create_graph, inputs=_inputs_arg(inputs),
+                      accumulate=True)
 
     # ----- in-place operations ----------------------------------------------------------
     # Under no_grad (or when nothing needs a gradient) they change this tensor's array in
@@ -1633,18 +1643,21 @@ def _execute(
 def _arrive(t: Tensor, g: Any, i: Any, leaf: bool, wanted: set | None,
             found: dict[Any, Any], shared: set[int], create_graph: bool) -> Any:
     """Tensor ``t`` (key i) has its complete gradient ``g``: its hooks may replace it;
-    then ``tg.grad`` takes it (keys in ``wanted``), or a leaf (or a ``retain_grad``
-    tensor) adds it into ``.grad``. Returns the gradient that flows on."""
+    then ``tg.grad`` takes it (keys in ``wanted``); a ``retain_grad`` tensor adds it into
+    ``.grad`` (always, as torch), a leaf too unless ``tg.grad`` is asking. Returns the
+    gradient that flows on."""
     if t._hooks:
         for hook in t._hooks:
             out = hook(g if isinstance(g, Tensor) else Tensor._make(g, None))
             if out is not None:
                 g = out if create_graph else _value(out)
         shared.add(id(g))
-    if wanted is not None:
-        if i in wanted:
-            found[i] = g
-    elif leaf or t._retains_grad:
+    taken = wanted is not None and i in wanted
+    if taken:
+        found[i] = g
+    if t._retains_grad and not leaf:  # as torch: whenever a gradient passes through it
+        _accumulate(t, g, taken or id(g) in shared)
+    elif leaf and wanted is None:
         _accumulate(t, g, id(g) in shared)
     return g
 
@@ -1670,15 +1683,31 @@ def _is_one_of(x: Any, values: tuple | None) -> bool:
     return False
 
 
+def _inputs_arg(inputs: Tensor | Sequence[Tensor] | None) -> list[Tensor] | None:
+    """``backward(inputs=...)`` as a list, checked as torch checks it."""
+    if inputs is None:
+        return None
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not ins:
+        raise RuntimeError("backward(inputs=...) cannot be empty: leave it out to fill every "
+                           "leaf's .grad")
+    for i, t in enumerate(ins):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"backward(inputs=...): input {i} does not require grad")
+    return ins
+
+
 def _run_backward(
     roots: Sequence[Tensor],
     grads: Sequence[Any],
     retain_graph: bool | None,
     create_graph: bool,
     inputs: Sequence[Tensor] | None,
+    accumulate: bool = False,
 ) -> list[Any] | None:
     """Plan the walk from ``roots``, then execute it: gradients of ``inputs`` if given
-    (``tg.grad``), else accumulated into ``.grad`` of leaves (``backward``)."""
+    (``tg.grad``, or with ``accumulate`` added into those tensors' ``.grad``, as
+    ``backward(inputs=...)``), else accumulated into ``.grad`` of leaves (``backward``)."""
     seeds_in = []
     roots = [_current_view(r) for r in roots]
     for r, g in zip(roots, grads, strict=True):
@@ -1697,6 +1726,11 @@ def _run_backward(
     if inputs is None:
         return None
     grads = [found.get(id(t)) for t in inputs]
+    if accumulate:
+        for t, g in zip(inputs, grads, strict=True):
+            if g is not None and not (t._retains_grad and t._ctx is not None):  # (has it)
+                _accumulate(t, g, True)  # True: the array may be held elsewhere, copy it
+        return None
     return [g if g is None or isinstance(g, Tensor) else Tensor._make(g, None) for g in grads]
 
 
