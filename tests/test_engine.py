@@ -280,11 +280,19 @@ def test_hook_on_leaf_replacement_is_what_accumulates():
 def test_hook_removal_handle():
     x = leaf([1.0])
     calls = []
-    remove = x.register_hook(lambda g: calls.append(1))
+    handle = x.register_hook(lambda g: calls.append(1))
     (x * 2).sum().backward()
-    remove()
+    handle.remove()  # torch's spelling (a RemovableHandle)
+    handle.remove()  # twice is harmless
     (x * 2).sum().backward()
     assert calls == [1]
+    with x.register_hook(lambda g: calls.append(2)):  # as a context manager
+        (x * 2).sum().backward()
+    (x * 2).sum().backward()
+    remove = x.register_hook(lambda g: calls.append(3))
+    remove()  # calling the handle removes it too
+    (x * 2).sum().backward()
+    assert calls == [1, 2]
     with pytest.raises(RuntimeError):
         Tensor([1.0]).register_hook(lambda g: None)
 

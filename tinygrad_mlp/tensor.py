@@ -452,15 +452,16 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
         self._retains_grad = True
 
-    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> _HookHandle:
         """Call ``fn(grad)`` when this tensor's gradient is computed; a returned Tensor
-        replaces the gradient. Returns a function that removes the hook."""
+        replaces the gradient. Returns a handle: ``handle.remove()`` (as torch; calling
+        the handle works too) takes the hook off."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(fn)
-        return lambda: self._hooks.remove(fn)
+        return _HookHandle(self._hooks, fn)
 
     def backward(
         self,
@@ -1343,6 +1344,28 @@ def _accumulate(t: Tensor, g: Any, shared: bool) -> None:
         t.grad = Tensor._make(t.grad.data + g, None)
     else:
         t.grad.data += g
+
+
+class _HookHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook off (twice is harmless),
+    as torch's RemovableHandle; also a context manager, and callable."""
+
+    __slots__ = ("_hooks", "_fn")
+
+    def __init__(self, hooks: list, fn: Callable) -> None:
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+    __call__ = remove
+
+    def __enter__(self) -> _HookHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 def _inplace_method(name: str) -> Callable[..., Tensor]:
