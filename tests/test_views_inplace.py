@@ -209,10 +209,13 @@ def test_in_place_through_a_view_passes_gradcheck():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_UNARY = ("exp", "sin", "tanh", "sigmoid", "relu", "neg")
-_VIEW_OPS = ("rows", "cols", "T", "flat", "row", "element")
-_IN_PLACE = ("mul_", "add_", "mul_t", "add_t", "exp_", "sin_", "zero_", "copy_", "setitem",
-             "clamp_", "relu_")
+_UNARY = ("exp", "sin", "tanh", "sigmoid", "relu", "neg", "abs", "sqrt", "log")
+_VIEW_OPS = ("rows", "cols", "T", "flat", "row", "element", "unsqueeze", "detach", "clone",
+             "expand")
+_IN_PLACE = ("mul_", "add_", "mul_t", "add_t", "sub_t", "div_t", "exp_", "sin_", "zero_",
+             "neg_", "relu_", "copy_", "setitem", "setitem_t", "clamp_", "pow_", "fill_",
+             "masked_fill_")
+_OTHER = ("binary", "broadcast", "matmul", "sum0", "mean", "max1", "softmax", "cat")
 
 
 def _program_view(t, kind):
@@ -229,6 +232,14 @@ def _program_view(t, kind):
         return t[0]
     if kind == "element" and len(shape) >= 1:
         return t[(0,) * len(shape)]
+    if kind == "unsqueeze":
+        return t.unsqueeze(0)
+    if kind == "detach":
+        return t.detach()
+    if kind == "clone":
+        return t.clone()
+    if kind == "expand" and len(shape) == 1:
+        return t.expand(2, shape[0])
     return None
 
 
@@ -236,35 +247,62 @@ def _program(prog, leaves):
     """Run ``prog`` on the leaves (tinygrad_mlp or torch tensors, or plain tinygrad_mlp
     tensors under no_grad for finite differences): a pool of tensors grows by ops and views
     of its members, members change in place, and the loss reads every member."""
+    lib = tg if isinstance(leaves[0], tg.Tensor) else torch
     pool = [leaves[0] * 1.0, leaves[1] * 1.0]
     for op, a, b in prog:
         t, u = pool[a % len(pool)], pool[b % len(pool)]
         same = tuple(u.shape) == tuple(t.shape) and u is not t
         if op in _UNARY:
-            pool.append(getattr(t, op)())
+            pool.append((t * t + 0.5).sqrt() if op == "sqrt" else (t * t + 0.5).log()
+                        if op == "log" else getattr(t, op)())
         elif op in _VIEW_OPS:
             v = _program_view(t, op)
             if v is not None:
                 pool.append(v)
         elif op == "binary" and same:
             pool.append(t * u + u)
+        elif op == "broadcast" and t.ndim == 2 and u.ndim == 1 and u.shape[0] == t.shape[1]:
+            pool.append(t * u)
+        elif op == "matmul" and t.ndim == 2 and u.ndim == 2 and t.shape[1] == u.shape[1]:
+            pool.append(t @ u.T)
+        elif op == "sum0" and t.ndim >= 1:
+            pool.append(t.sum(0))
+        elif op == "mean":
+            pool.append(t.mean())
+        elif op == "max1" and t.ndim == 2:
+            pool.append(t.max(1)[0] if lib is torch else t.max(axis=1))
+        elif op == "softmax" and t.ndim >= 1:
+            pool.append(t.softmax(-1))
+        elif op == "cat" and same and t.ndim >= 1:
+            pool.append(lib.cat([t, u]))
         elif op in ("mul_", "add_"):
             getattr(t, op)(1.5 if op == "mul_" else 0.25)
-        elif op in ("mul_t", "add_t") and same:
+        elif op in ("mul_t", "add_t", "sub_t") and same:
             getattr(t, op[:-2] + "_")(u)
-        elif op in ("exp_", "sin_", "zero_", "relu_"):
+        elif op == "div_t" and same:
+            t.div_(u * u + 1.0)
+        elif op in ("exp_", "sin_", "zero_", "neg_", "relu_"):
             getattr(t, op)()
         elif op == "copy_" and same:
             t.copy_(u * 2.0)
         elif op == "setitem" and t.ndim >= 1:
             t[0] = 0.5
+        elif (op == "setitem_t" and t.ndim >= 1 and u.ndim >= 1 and u is not t
+              and tuple(u[0].shape) == tuple(t[0].shape)):
+            t[0] = u[0] * 3.0
         elif op == "clamp_":
             t.clamp_(-0.5, 0.5)
+        elif op == "pow_":
+            t.pow_(2.0)
+        elif op == "fill_":
+            t.fill_(0.3)
+        elif op == "masked_fill_":
+            t.masked_fill_(t > 0.1, 0.1)
     return sum(((p * p).sum() * (k + 1) for k, p in enumerate(pool)), 0.0 * leaves[0].sum())
 
 
 _programs = st.lists(
-    st.tuples(st.sampled_from(_UNARY + _VIEW_OPS + _IN_PLACE + ("binary",)),
+    st.tuples(st.sampled_from(_UNARY + _VIEW_OPS + _IN_PLACE + _OTHER),
               st.integers(0, 19), st.integers(0, 19)),
     min_size=1, max_size=10,
 )
@@ -285,7 +323,7 @@ def test_random_programs_of_views_and_in_place_ops_match_torch(prog, seed):
         leaves = [new(a) for a in x0]
         try:
             _program(prog, leaves).backward()
-        except RuntimeError:
+        except (RuntimeError, ValueError):  # refused (a saved value changed, a read-only view)
             return None
         return [np.zeros((3, 4)) if t.grad is None else t.grad.numpy() for t in leaves]
 
@@ -294,7 +332,8 @@ def test_random_programs_of_views_and_in_place_ops_match_torch(prog, seed):
         assert mine is not None, "tinygrad_mlp refused what torch differentiates"
         for a, b in zip(mine, ref, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
-    elif mine is not None:
+    elif mine is not None and not any(op == "detach" for op, _, _ in prog):
+        # (finite differences see through detach(), which gradients must not)
         def loss(arrays):
             with tg.no_grad():
                 return _program(prog, [tg.tensor(a) for a in arrays]).item()
@@ -308,3 +347,34 @@ def test_random_programs_of_views_and_in_place_ops_match_torch(prog, seed):
                 numeric[idx] = (loss(up) - loss(down)) / 2e-6
             scale = max(1.0, float(np.abs(numeric).max()))
             np.testing.assert_allclose(mine[k], numeric, rtol=1e-5, atol=1e-5 * scale)
+
+
+@settings(max_examples=100)
+@given(prog=_programs, seed=st.integers(0, 2**16))
+def test_random_programs_second_derivatives_match_torch(prog, seed):
+    """The same programs, differentiated twice (create_graph=True): the gradient of the
+    squared gradient norm. Wherever torch computes it, ours is the same."""
+    rng = np.random.default_rng(seed)
+    x0 = [rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (3, 4))]
+
+    def second(lib):
+        new = (lambda a: tg.tensor(a, requires_grad=True)) if lib == "tg" else (
+            lambda a: torch.tensor(a, requires_grad=True))
+        grad = tg.grad if lib == "tg" else torch.autograd.grad
+        leaves = [new(a) for a in x0]
+        try:
+            first = grad(_program(prog, leaves), leaves, create_graph=True, allow_unused=True)
+            norm = sum(((g * g).sum() for g in first if g is not None), 0.0 * leaves[0].sum())
+            if not norm.requires_grad:
+                return [np.zeros((3, 4))] * 2
+            out = grad(norm, leaves, allow_unused=True)
+        except (RuntimeError, ValueError):
+            return None
+        return [np.zeros((3, 4)) if g is None else np.asarray(g.detach().numpy()) for g in out]
+
+    ref = second("torch")
+    if ref is not None:
+        mine = second("tg")
+        assert mine is not None, "tinygrad_mlp refused what torch differentiates"
+        for a, b in zip(mine, ref, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)

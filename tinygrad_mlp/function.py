@@ -41,6 +41,7 @@ class Context:
     modified: tuple[int, int] | None = None  # set when a saved output is changed in place
     inplace_from: int | None = None  # for an in-place op: the version it overwrote
     inplace_old: int = 0  # ... and which of its inputs holds that version's value
+    out_array: Any = None  # ... and the array its forward returned (copied into the tensor)
     multi: tuple | None = None  # for an op with several outputs: their (shape, dtype)s
     materialize_grads = True  # unused outputs get zero gradients (else None)
     non_differentiable: tuple = ()  # ids of outputs marked non-differentiable
@@ -76,6 +77,8 @@ class Context:
         if known is None:
             known = {id(p.data): p for p in self.parents if isinstance(p, Tensor)}
         known = {**known, id(self.out.data): self.out}
+        if self.out_array is not None:  # an in-place op: its output is the changed tensor
+            known[id(self.out_array)] = self.out
         return tuple(_as_graph_value(s, known) for s in self.saved)
 
 

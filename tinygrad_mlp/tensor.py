@@ -540,6 +540,8 @@ class Tensor:
             if ctx is not None:
                 ctx.inplace_from = before
                 ctx.inplace_old = next((k for k, p in enumerate(ctx.parents) if p is old), 0)
+                if _is_one_of(result.data, ctx.saved):  # the rule reads its output, which
+                    ctx.out_array = result.data  # is this tensor now (for create_graph)
                 self._ctx, self._seq, self.requires_grad = ctx, result._seq, True
             self._tangent = result._tangent
             return self
@@ -603,8 +605,9 @@ class Tensor:
 
     def _check_writeable(self) -> None:
         if not self.data.flags.writeable:
-            raise ValueError(f"in-place operation on a read-only tensor of shape {self.shape} "
-                             "(a broadcast view or a read-only array): clone() it first")
+            raise ReadOnlyError(f"in-place operation on a read-only tensor of shape "
+                                f"{self.shape} (a broadcast view or a read-only array): "
+                                "clone() it first")
 
     def _changed(self) -> None:
         """Bump the version; if the op that made this tensor saved its value, mark that."""
@@ -1346,6 +1349,11 @@ def _accumulate(t: Tensor, g: Any, shared: bool) -> None:
         t.grad.data += g
 
 
+class ReadOnlyError(RuntimeError, ValueError):
+    """An in-place change of values that cannot be written (a broadcast view, a read-only
+    array): a RuntimeError as in torch, and a ValueError as numpy says it."""
+
+
 class _HookHandle:
     """What ``register_hook`` returns: ``remove()`` takes the hook off (twice is harmless),
     as torch's RemovableHandle; also a context manager, and callable."""
@@ -1477,6 +1485,8 @@ def _release(ctx: Any) -> None:
         ctx.parents = tuple(kept)
     if ctx._by_array is not None:
         ctx._by_array = None
+    if ctx.out_array is not None:
+        ctx.out_array = None
 
 
 class _Plan:
