@@ -378,3 +378,60 @@ def test_random_programs_second_derivatives_match_torch(prog, seed):
         assert mine is not None, "tinygrad_mlp refused what torch differentiates"
         for a, b in zip(mine, ref, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
+
+
+@settings(max_examples=100)
+@given(prog=_programs, seed=st.integers(0, 2**16))
+def test_random_programs_forward_mode_agrees_with_reverse_mode(prog, seed):
+    """tg.func.jvp of the same programs: the loss's tangent along (t0, t1) is Σ grad·t
+    from backward, through every view and in-place change."""
+    rng = np.random.default_rng(seed)
+    x0 = [rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (3, 4))]
+    tangents = [rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (3, 4))]
+    leaves = [tg.tensor(a, requires_grad=True) for a in x0]
+    try:
+        _program(prog, leaves).backward()
+    except (RuntimeError, ValueError):
+        return  # refused (a saved value changed): nothing to compare
+    expected = sum(float((t.grad.numpy() * d).sum()) for t, d in zip(leaves, tangents,
+                                                                      strict=True)
+                   if t.grad is not None)
+    _, tangent = tg.func.jvp(lambda a, b: _program(prog, [a, b]),
+                             tuple(tg.tensor(a) for a in x0), tuple(tg.tensor(d) for d in tangents))
+    assert float(tangent.item()) == pytest.approx(expected, rel=1e-8, abs=1e-9)
+
+
+_NO_IN_PLACE = _UNARY + tuple(v for v in _VIEW_OPS if v != "detach") + _OTHER
+
+
+@settings(max_examples=50)
+@given(prog=st.lists(st.tuples(st.sampled_from(_NO_IN_PLACE), st.integers(0, 19),
+                               st.integers(0, 19)), min_size=1, max_size=10),
+       seed=st.integers(0, 2**16))
+def test_random_programs_jit_replays_are_bit_identical_to_eager(prog, seed):
+    """tg.jit (which refuses in-place ops) traced on one batch and replayed on two more
+    gives the eager losses and gradients bit for bit, whatever the program."""
+    rng = np.random.default_rng(seed)
+    init = [rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (3, 4))]
+    batches = [rng.uniform(-1, 1, (3, 4)) for _ in range(3)]
+
+    def run(jitted):
+        params = [tg.tensor(a.copy(), requires_grad=True) for a in init]
+        loss_of = lambda x: _program(prog, [params[0] * x, params[1]])  # noqa: E731
+        step = tg.jit(loss_of) if jitted else None
+        out = []
+        for x in batches:
+            for p in params:
+                p.grad = None
+            if jitted:
+                loss = step(x)
+            else:
+                loss = loss_of(tg.tensor(x))
+                loss.backward()
+            out.append([loss.numpy()] + [np.zeros(1) if p.grad is None else p.grad.numpy()
+                                         for p in params])
+        return out
+
+    for a, b in zip(run(False), run(True), strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
