@@ -252,10 +252,14 @@ def _raw(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def _inverse(n: Any) -> float:
-    """1/n for a mean's divisor, NaN for n = 0 (an empty mean is NaN, as PyTorch). A Python
-    float, so a float32 loss stays float32."""
-    return 1.0 / float(n) if n else float("nan")
+def _mean_by(total: Tensor, divisor: Any) -> Tensor:
+    """``total / divisor``: a mean (by a count, or by the weights of the kept targets). With
+    nothing to average over (every target ignored, all weights 0) it is NaN, as PyTorch,
+    and its gradient is 0, as PyTorch's (no element contributed), so such a batch does not
+    turn the parameters into NaN. The factor is a Python float: float32 stays float32."""
+    if divisor:
+        return total * (1.0 / float(divisor))
+    return total * 0.0 + float("nan")
 
 
 def _class_weights(weight: Any, num_classes: int, dtype: Any, fn: str) -> np.ndarray | None:
@@ -581,7 +585,7 @@ def _cross_entropy_general(
         weighted = logp * q if w_bcast is None else logp * q * w_bcast
         losses = -weighted.sum(axis)
         if reduction == "mean":  # PyTorch divides by the number of samples, not by weights
-            return losses.sum() * _inverse(x.size // c if c else 0)
+            return _mean_by(losses.sum(), x.size // c if c else 0)
         return _reduce(losses, reduction)
     idx_shape = x.shape[:axis] + x.shape[axis + 1 :]
     if t_shape != idx_shape:
@@ -597,7 +601,7 @@ def _cross_entropy_general(
     uniform = -(logp if w_bcast is None else logp * w_bcast).sum(axis) * keep.astype(x.dtype)
     if reduction == "mean":
         divisor = keep.sum() if w is None else w[idx[keep]].sum()
-        uniform = uniform.sum() * _inverse(divisor)
+        uniform = _mean_by(uniform.sum(), divisor)
     elif reduction == "sum":
         uniform = uniform.sum()
     return nll * (1 - smoothing) + uniform * (smoothing / c)
@@ -687,7 +691,7 @@ def _picked_nll(
     losses = -picked * w
     if reduction == "none":
         return losses
-    return losses.sum() if reduction == "sum" else losses.sum() * _inverse(w.sum())
+    return losses.sum() if reduction == "sum" else _mean_by(losses.sum(), w.sum())
 
 
 # ----- binary cross-entropy -----------------------------------------------------------------
@@ -1367,7 +1371,7 @@ def kl_div(
             log_t = _log(_where(zero, 1.0, t))
         losses = t * (log_t - x)
     if batchmean:
-        return losses.sum() * _inverse(x.shape[0] if x.ndim else 1)
+        return _mean_by(losses.sum(), x.shape[0] if x.ndim else 1)
     return _reduce(losses, reduction)
 
 
@@ -1396,7 +1400,7 @@ def l1_loss(
         return _reduce(losses, reduction)
     w = _element_weights(weight, x, "l1_loss", same_shape=True)
     if reduction == "mean":
-        return (losses * w).sum() * _inverse(w.sum())
+        return _mean_by((losses * w).sum(), w.sum())
     return _reduce(losses * w, reduction)
 
 
