@@ -338,6 +338,8 @@ def test_random_programs_of_views_and_in_place_ops_match_torch(prog, seed):
             with tg.no_grad():
                 return _program(prog, [tg.tensor(a) for a in arrays]).item()
 
+        if not abs(loss(x0)) < 1e6:  # exp of exp of ...: finite differences lose the digits
+            return
         for k in range(2):
             numeric = np.zeros((3, 4))
             for idx in np.ndindex(3, 4):
@@ -398,7 +400,8 @@ def test_random_programs_forward_mode_agrees_with_reverse_mode(prog, seed):
                    if t.grad is not None)
     _, tangent = tg.func.jvp(lambda a, b: _program(prog, [a, b]),
                              tuple(tg.tensor(a) for a in x0), tuple(tg.tensor(d) for d in tangents))
-    assert float(tangent.item()) == pytest.approx(expected, rel=1e-8, abs=1e-9)
+    if np.isfinite(expected):  # (an overflow to inf has no tangent to compare)
+        assert float(tangent.item()) == pytest.approx(expected, rel=1e-8, abs=1e-9)
 
 
 _NO_IN_PLACE = _UNARY + tuple(v for v in _VIEW_OPS if v != "detach") + _OTHER
@@ -434,4 +437,4 @@ def test_random_programs_jit_replays_are_bit_identical_to_eager(prog, seed):
 
     for a, b in zip(run(False), run(True), strict=True):
         for x, y in zip(a, b, strict=True):
-            np.testing.assert_array_equal(x, y)
+            np.testing.assert_array_equal(x, y)  # NaN where NaN, bit for bit elsewhere

@@ -263,15 +263,22 @@ class SetItem(Function):
     @staticmethod
     def jvp(ctx, tx, tv):
         """Forward mode: dy = tx with dy[index] = tv (zeros where a tangent is missing)."""
-        x, v = ctx.primals
-        tx = np.zeros_like(x) if tx is None else tx
-        tv = np.zeros(np.shape(v), dtype=x.dtype) if tv is None else tv
-        if isinstance(tx, Tensor) or isinstance(tv, Tensor):
-            tx = tx if isinstance(tx, Tensor) else Tensor._make(tx, None)
-            return SetItem.apply(tx, tv, index=ctx.index)
-        y = np.array(tx, copy=True)
-        y[ctx.index] = tv
-        return y
+        return _part_replaced(ctx, tx, tv, lambda a, b: SetItem.apply(a, b, index=ctx.index),
+                              lambda y, t: y.__setitem__(ctx.index, t))
+
+
+def _part_replaced(ctx: Any, tx: Any, tv: Any, record: Any, write: Any) -> Any:
+    """The tangent of "x with a part replaced by v": tx with that part replaced by tv
+    (zeros where a tangent is missing). ``record(tx, tv)`` is the op itself, for Tensor
+    tangents; ``write(y, tv)`` writes the part of an array in place."""
+    x, v = ctx.primals
+    tx = np.zeros_like(x) if tx is None else tx
+    tv = np.zeros(np.shape(v), dtype=x.dtype) if tv is None else tv
+    if isinstance(tx, Tensor) or isinstance(tv, Tensor):
+        return record(tx if isinstance(tx, Tensor) else Tensor._make(tx, None), tv)
+    y = np.array(tx, copy=True)
+    write(y, tv)
+    return y
 
 
 class WriteView(Function):
@@ -305,12 +312,5 @@ class WriteView(Function):
     @staticmethod
     def jvp(ctx, tx, tv):
         """Forward mode: dy = tx with the viewed part replaced by tv."""
-        x, v = ctx.primals
-        tx = np.zeros_like(x) if tx is None else tx
-        tv = np.zeros(np.shape(v), dtype=x.dtype) if tv is None else tv
-        if isinstance(tx, Tensor) or isinstance(tv, Tensor):
-            tx = tx if isinstance(tx, Tensor) else Tensor._make(tx, None)
-            return WriteView.apply(tx, tv, view=ctx.view)
-        y = np.array(tx, copy=True)
-        ctx.view.of(y)[...] = tv
-        return y
+        return _part_replaced(ctx, tx, tv, lambda a, b: WriteView.apply(a, b, view=ctx.view),
+                              lambda y, t: ctx.view.of(y).__setitem__(..., t))
