@@ -12,13 +12,34 @@ import sys
 
 
 def main() -> int:
-    """Import the command line and run it; Ctrl-C at any moment is one line, status 130."""
+    """Import the command line and run it; Ctrl-C at any moment is one line, status 130.
+
+    An interrupt that lands inside a C extension's import (numpy's) can come out as an
+    ImportError instead of a KeyboardInterrupt, so a Ctrl-C handler notes each one; it
+    raises KeyboardInterrupt as Python's own does, and stays (putting the old one back
+    would open a moment in which an interrupt escapes)."""
+    seen: list[int] = []
     try:
+        import signal
+
+        def note(signum: int, frame: object) -> None:
+            seen.append(signum)
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, note)
         from tinygrad_mlp.cli import main as run
     except KeyboardInterrupt:
-        print("tinygrad-mlp: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
+    except ImportError:
+        if seen:
+            return _interrupted()
+        raise
     return run()
+
+
+def _interrupted() -> int:
+    print("tinygrad-mlp: interrupted", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":
