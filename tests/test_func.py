@@ -412,3 +412,22 @@ def test_reverse_mode_through_jvp_gives_hessian_vector_products():
 
     hv = tgf.grad(lambda t: tgf.jvp(f, (t,), (v,))[1])(x)
     np.testing.assert_allclose(hv.data, tgf.hessian(f)(x).data @ v, **TIGHT)
+
+
+def test_vmap_of_a_function_with_in_place_ops_runs_example_by_example():
+    """A tape cannot repeat an in-place op: vmap says so and loops (it raised tg.jit's
+    error before), with the looped result and per-example gradients."""
+    def f(x):
+        y = x * 2.0
+        y[:, 1:].mul_(x[:, :1])
+        y.exp_()
+        return (y * y).sum()
+
+    xs = np.random.default_rng(0).uniform(-1, 1, (4, 3, 2))
+    with pytest.warns(RuntimeWarning, match="example by example .*in-place"):
+        out = tg.func.vmap(f)(tg.tensor(xs))
+    np.testing.assert_allclose(out.numpy(), [f(tg.tensor(x)).item() for x in xs], rtol=1e-12)
+    with pytest.warns(RuntimeWarning, match="in-place"):
+        grads = tg.func.vmap(tg.func.grad(f))(tg.tensor(xs))
+    for g, x in zip(grads.numpy(), xs, strict=True):
+        np.testing.assert_allclose(g, tg.func.grad(f)(tg.tensor(x)).numpy(), rtol=1e-12)

@@ -506,9 +506,9 @@ class Tensor:
         """Apply ``op(self, *args)`` in place. ``ufunc`` (or None) is its numpy form, called
         as ``ufunc(self.data, *values, out=self.data, casting=...)`` when nothing is recorded."""
         if _STATE.special and _STATE.tape is not None:
-            raise RuntimeError("tg.jit cannot replay in-place operations (the replay would "
-                               "skip them): use out-of-place ops (x = x + 1) inside a jitted "
-                               "function")
+            raise InPlaceWhileTracing(
+                "tg.jit cannot replay in-place operations (the replay would skip them): use "
+                "out-of-place ops (x = x + 1) inside a jitted function")
         if (_STATE.grad_enabled and self._view is not None and not self._view.grad_mode
                 and self._view.root().requires_grad):
             raise RuntimeError(
@@ -1347,6 +1347,11 @@ def _accumulate(t: Tensor, g: Any, shared: bool) -> None:
         t.grad = Tensor._make(t.grad.data + g, None)
     else:
         t.grad.data += g
+
+
+class InPlaceWhileTracing(RuntimeError):
+    """An in-place op while a tape records (``tg.jit``, ``tg.func.vmap``): a replay of the
+    tape could not repeat it. vmap then runs example by example; jit refuses."""
 
 
 class ReadOnlyError(RuntimeError, ValueError):

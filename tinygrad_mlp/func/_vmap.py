@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp.tensor import _STATE, Tensor
+from tinygrad_mlp.tensor import _STATE, InPlaceWhileTracing, Tensor
 from tinygrad_mlp.tensor import grad as _autograd
 
 
@@ -229,6 +229,8 @@ def _trace(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[list, Any]:
     try:
         out = fn(*args)
         return _STATE.tape, out
+    except InPlaceWhileTracing:
+        raise _Unbatchable("an in-place operation (a replay could not repeat it)") from None
     finally:
         _LEVELS.tracing -= 1
         _STATE.tape = prev
