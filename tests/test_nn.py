@@ -798,3 +798,40 @@ def test_fused_squared_error_matches_composite_twin(pred, kind):
     np.testing.assert_allclose(t1.grad.data, t2.grad.data, rtol=1e-12, atol=1e-12)
     assert tg.gradgradcheck(fused, [Tensor(pred, requires_grad=True),
                                     Tensor(target, requires_grad=True)])
+
+
+def test_forward_hooks_as_torch():
+    """register_forward_pre_hook / register_forward_hook: seen activations, replaced inputs
+    and outputs (gradients flow through the replacement), removal by handle."""
+    torch = pytest.importorskip("torch")
+    x0 = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+
+    def run(lib):
+        mod = nn if lib == "tg" else torch.nn
+        model = mod.Sequential(mod.Linear(3, 4), mod.ReLU(), mod.Linear(4, 2)).double()
+        if lib == "tg":
+            model.load_state_dict({k: np.asarray(v) for k, v in weights.items()})
+        else:
+            model.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})
+        seen = []
+        h1 = model[1].register_forward_hook(lambda m, args, out: seen.append(np.array(
+            out.data if lib == "tg" else out.detach().numpy())))
+        h2 = model[2].register_forward_hook(lambda m, args, out: out * 2)
+        h3 = model[0].register_forward_pre_hook(lambda m, args: (args[0] + 1,))
+        x = (tg.tensor if lib == "tg" else torch.tensor)(x0)
+        y = model(x)
+        (y * y).sum().backward()
+        g = model[0].weight.grad
+        grads = g.numpy() if lib == "tg" else g.numpy()
+        for h in (h1, h2, h3):
+            h.remove()
+        plain = model(x)
+        return (np.array(y.data if lib == "tg" else y.detach().numpy()), seen[0], grads,
+                np.array(plain.data if lib == "tg" else plain.detach().numpy()), len(seen))
+
+    weights = {k: np.asarray(v, np.float64) for k, v in
+               nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).state_dict().items()}
+    mine, ref = run("tg"), run("torch")
+    for a, b in zip(mine[:4], ref[:4], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert mine[4] == ref[4] == 1  # removed hooks are not called again

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinygrad_mlp.tensor import Tensor, _to_array
+from tinygrad_mlp.tensor import Tensor, _HookHandle, _to_array
 
 __all__ = ["IncompatibleKeys", "Module", "ModuleList", "Parameter", "Sequential", "StateDictError"]
 
@@ -110,8 +110,46 @@ class Module:
         """The computation; subclasses override it. Call the module, not ``forward``."""
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
+    #: set on a module once it has a forward hook: the plain call checks one attribute
+    _hooked = False
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._hooked:
+            return self._call_hooked(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_hooked(self, args: tuple, kwargs: dict) -> Any:
+        for hook in list(self.__dict__.get("_forward_pre_hooks", ())):
+            changed = hook(self, args)
+            if changed is not None:
+                args = changed if isinstance(changed, tuple) else (changed,)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self.__dict__.get("_forward_hooks", ())):
+            changed = hook(self, args, out)
+            if changed is not None:
+                out = changed
+        return out
+
+    def register_forward_pre_hook(self, hook: Callable[[Module, tuple], Any]) -> _HookHandle:
+        """Call ``hook(module, args)`` before each ``forward``; a value it returns (a tuple,
+        or one value) replaces the positional arguments. As torch's; returns a handle
+        whose ``remove()`` takes the hook off."""
+        return self._add_hook("_forward_pre_hooks", hook)
+
+    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> _HookHandle:
+        """Call ``hook(module, args, output)`` after each ``forward``; a value it returns
+        replaces the output (to record activations, or to change them). As torch's;
+        returns a handle whose ``remove()`` takes the hook off."""
+        return self._add_hook("_forward_hooks", hook)
+
+    def _add_hook(self, kind: str, hook: Callable) -> _HookHandle:
+        hooks = self.__dict__.get(kind)
+        if hooks is None:
+            hooks = []
+            object.__setattr__(self, kind, hooks)
+        hooks.append(hook)
+        object.__setattr__(self, "_hooked", True)
+        return _HookHandle(hooks, hook)
 
     # ----- registration --------------------------------------------------------------------
     # Registered values live in the registries (for discovery, in assignment order) and in
