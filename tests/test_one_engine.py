@@ -728,3 +728,18 @@ def test_retain_grad_tensors_get_their_gradient_whatever_the_walk_is_for():
 
     for a, b in zip(run("tg"), run("torch"), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_inference_mode_records_nothing_as_no_grad():
+    x = leaf([1.0, 2.0])
+    with tg.inference_mode():
+        assert not (x * 2).requires_grad and not tg.is_grad_enabled()
+    with tg.inference_mode(False):
+        assert (x * 2).requires_grad
+    assert tg.is_grad_enabled()
+
+    @tg.inference_mode()
+    def predict(t):
+        return t * 3
+
+    assert not predict(x).requires_grad and tg.is_grad_enabled()

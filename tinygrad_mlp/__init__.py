@@ -8,7 +8,7 @@
 (1, 2)
 """
 
-from tinygrad_mlp.tensor import Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: I001,E501  (first: ops need Tensor)
+from tinygrad_mlp.tensor import Tensor, detect_anomaly, enable_grad, grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: I001,E501  (first: ops need Tensor)
 from tinygrad_mlp import autograd
 from tinygrad_mlp.function import Context, Function
 from tinygrad_mlp.gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -229,6 +229,7 @@ __all__ = [
     "narrow",
     "neg",
     "nn",
+    "inference_mode",
     "no_grad",
     "norm",
     "ones",

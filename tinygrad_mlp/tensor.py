@@ -187,6 +187,18 @@ class enable_grad(_GradMode):  # noqa: N801
     mode = True
 
 
+class inference_mode(_GradMode):  # noqa: N801
+    """PyTorch's ``inference_mode(mode=True)``: here the same as ``no_grad`` (nothing is
+    recorded; ``mode=False`` records as usual). A context manager and a decorator."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__()
+        self.mode = not mode
+
+    def _clone(self) -> _GradMode:
+        return inference_mode(not self.mode)
+
+
 class set_grad_enabled(_GradMode):  # noqa: N801
     """Turn recording on or off: as a call it takes effect at once (``set_grad_enabled(False)``);
     as a context manager or decorator it restores the previous mode afterwards.
