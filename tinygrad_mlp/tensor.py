@@ -512,7 +512,9 @@ class Tensor:
     # op is recorded out of place on a copy of the old value (which keeps the old history,
     # for ops that read the tensor before) and the result is written back; the tensor then
     # continues from the in-place op. Each change bumps the version counter, so backward
-    # can refuse rules whose saved values were overwritten.
+    # can refuse rules whose saved values were overwritten. A change through a view is
+    # recorded on the viewed tensor (WriteView), and a view whose base changed is made
+    # again of the base the next time an op reads it (_current_view), as in PyTorch.
 
     def _inplace(self, ufunc: Any, op: Callable[..., Tensor], *args: Any) -> Tensor:
         """Apply ``op(self, *args)`` in place. ``ufunc`` (or None) is its numpy form, called
