@@ -743,3 +743,13 @@ def test_inference_mode_records_nothing_as_no_grad():
         return t * 3
 
     assert not predict(x).requires_grad and tg.is_grad_enabled()
+
+
+def test_grad_materialize_grads_gives_zeros_for_unused_inputs_as_torch():
+    x, unused = leaf([1.0, 2.0]), leaf([[3.0]])
+    gx, gu = tg.grad((x * x).sum(), [x, unused], materialize_grads=True)
+    np.testing.assert_array_equal(gx.numpy(), [2.0, 4.0])
+    assert gu.shape == (1, 1) and not gu.numpy().any()
+    with pytest.raises(RuntimeError, match="was not used"):
+        tg.grad((x * x).sum(), [x, unused])
+    assert tg.grad((x * x).sum(), [x, unused], allow_unused=True)[1] is None

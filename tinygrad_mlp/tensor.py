@@ -1862,12 +1862,15 @@ def grad(
     grad_outputs: Any = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
-    allow_unused: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
 ) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, returned (``.grad`` untouched).
 
     Like ``torch.autograd.grad``. With ``create_graph=True`` the results are part of a
     graph and can be differentiated again (Hessian-vector products, gradient penalties).
+    An input the outputs do not use is an error, or None with ``allow_unused=True``, or
+    zeros with ``materialize_grads=True`` (which allows it, as torch).
 
     >>> import tinygrad_mlp as tg
     >>> x = tg.Tensor(3.0, requires_grad=True)
@@ -1889,12 +1892,16 @@ def grad(
             raise RuntimeError(f"input {i} to grad() does not require grad")
     result = _run_backward(outs, gos, retain_graph, create_graph, inputs=ins)
     assert result is not None
+    if allow_unused is None:
+        allow_unused = materialize_grads
     for i, r in enumerate(result):
         if r is None and not allow_unused:
             raise RuntimeError(
                 f"input {i} to grad() was not used to compute the outputs "
                 "(pass allow_unused=True to get None for it)"
             )
+        if r is None and materialize_grads:
+            result[i] = Tensor._make(np.zeros_like(ins[i].data), None)
     return tuple(result)
 
 
