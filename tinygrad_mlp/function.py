@@ -137,6 +137,26 @@ class Function:
     #: + - * @ abs neg, which numpy computes exactly on integers)
     promote_int: bool | str = True
 
+    #: PyTorch 2's style: ``forward(*inputs)`` without ctx, then
+    #: ``setup_context(ctx, inputs, output)`` saves what backward needs. A subclass that
+    #: defines it gets a forward that calls the two (see ``__init_subclass__``).
+    setup_context: Any = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        setup = cls.setup_context
+        if setup is not None and "forward" in cls.__dict__:
+            user_forward = cls.__dict__["forward"]
+            user_forward = getattr(user_forward, "__func__", user_forward)
+
+            def forward(ctx: Context, *args: Any, **options: Any) -> Any:
+                out = user_forward(*args, **options)
+                setup(ctx, args, out)
+                return out
+
+            forward.__doc__ = user_forward.__doc__
+            cls.forward = staticmethod(forward)
+
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> np.ndarray:
         raise NotImplementedError
