@@ -438,3 +438,11 @@ def test_random_programs_jit_replays_are_bit_identical_to_eager(prog, seed):
     for a, b in zip(run(False), run(True), strict=True):
         for x, y in zip(a, b, strict=True):
             np.testing.assert_array_equal(x, y)  # NaN where NaN, bit for bit elsewhere
+
+
+def test_an_in_place_result_that_does_not_fit_the_view_is_refused():
+    x = tg.tensor(np.ones((3, 4)), requires_grad=True)
+    y = x * 1.0
+    with pytest.raises(ValueError, match=r"shape \(2, 4\), which does not fit .*\(4,\)"):
+        y[0].add_(tg.tensor(np.ones((2, 4))))
+    np.testing.assert_array_equal(y.data, np.ones((3, 4)))  # nothing written

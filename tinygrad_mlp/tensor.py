@@ -596,9 +596,7 @@ class Tensor:
         self._check_writeable()
         now = self if self._ctx is not None else view.of(view.base)  # unrecorded: as it is
         new = op(now.clone(), *args)  # a copy: the base's write must not touch what op saved
-        if new.shape != self.shape:
-            raise ValueError(f"in-place operation: the result has shape {new.shape}, which "
-                             f"does not fit the view's shape {self.shape}")
+        self._check_fits(new.shape)
         base = view.base
         base.copy_(_ops.WriteView.apply(base, new, view=view))
         self.requires_grad = base.requires_grad
@@ -606,9 +604,7 @@ class Tensor:
 
     def _write(self, value: np.ndarray) -> None:
         """Store ``value`` in this tensor's array (in place) and record the change."""
-        if value.shape != self.data.shape:
-            raise ValueError(f"in-place operation: the result has shape {value.shape}, which "
-                             f"does not fit the tensor's shape {self.shape}")
+        self._check_fits(value.shape)
         self._check_writeable()
         try:
             np.copyto(self.data, value, casting="same_kind")
@@ -616,6 +612,11 @@ class Tensor:
             raise TypeError(f"in-place operation: result of dtype {value.dtype} cannot be "
                             f"stored in a tensor of dtype {self.dtype}") from None
         self._changed()
+
+    def _check_fits(self, shape: tuple) -> None:
+        if shape != self.data.shape:
+            raise ValueError(f"in-place operation: the result has shape {shape}, which "
+                             f"does not fit the tensor's shape {self.shape}")
 
     def _check_writeable(self) -> None:
         if not self.data.flags.writeable:
@@ -1760,19 +1761,20 @@ def _run_backward(
     """Plan the walk from ``roots``, then execute it: gradients of ``inputs`` if given
     (``tg.grad``, or with ``accumulate`` added into those tensors' ``.grad``, as
     ``backward(inputs=...)``), else accumulated into ``.grad`` of leaves (``backward``)."""
-    seeds_in = []
-    roots = [_current_view(r) for r in roots]
+    starts, seeds = [], []
     for r, g in zip(roots, grads, strict=True):
+        if r._view is not None:
+            r = _current_view(r)  # a view whose base changed since: the view as it is now
         if not r.requires_grad:
             raise RuntimeError(
                 "element 0 of tensors does not require grad and does not have a grad_fn: "
                 "nothing to differentiate (did you forget requires_grad=True, or use no_grad?)"
             )
-        seeds_in.append(_seed(r, g, create_graph))
+        starts.append(r)
+        seeds.append((id(r), _seed(r, g, create_graph)))
     if retain_graph is None:
         retain_graph = create_graph
-    plan = _plan(roots)
-    seeds = [(id(r), g) for r, g in zip(roots, seeds_in, strict=True)]
+    plan = _plan(starts)
     wanted = None if inputs is None else {id(t) for t in inputs}
     found = _execute(plan, seeds, retain_graph, create_graph, wanted)
     if inputs is None:
